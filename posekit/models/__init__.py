@@ -1,0 +1,1 @@
+"""Plain PyTorch networks whose ``state_dict()`` keys equal the upstream checkpoints'."""

@@ -1,0 +1,1 @@
+"""Pre- and post-processing, geometry, tracking, smoothing, readers and writers: small pure functions."""
