@@ -73,8 +73,7 @@ def _find_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
             return dict(obj)
     keys = list(obj.keys())[:8] if isinstance(obj, Mapping) else type(obj).__name__
     raise CheckpointError(
-        f"{path}: expected a state dict of tensors, or a dict holding one under one of {STATE_DICT_KEYS}; "
-        f"found {keys}"
+        f"{path}: expected a state dict of tensors, or a dict holding one under one of {STATE_DICT_KEYS}; found {keys}"
     )
 
 
@@ -126,7 +125,8 @@ def load_into(
         if mismatched:
             parts.append(f"{len(mismatched)} shape mismatches (e.g. {mismatched[:2]})")
         raise CheckpointError(
-            f"{source}: does not fit {type(module).__name__}: " + "; ".join(parts)
+            f"{source}: does not fit {type(module).__name__}: "
+            + "; ".join(parts)
             + ". Is it the checkpoint of another model or size?"
         )
     module.load_state_dict(state_dict, strict=True)

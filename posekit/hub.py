@@ -35,7 +35,8 @@ def weights_dir() -> Path | None:
 
 def offline() -> bool:
     """True when the user asked for no network (``HF_HUB_OFFLINE`` or ``POSEKIT_OFFLINE``)."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "POSEKIT_OFFLINE"))
+    flags = ("HF_HUB_OFFLINE", "POSEKIT_OFFLINE")
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in flags)
 
 
 def cache_root() -> Path:
@@ -67,11 +68,7 @@ def hf_file(repo_id: str, filename: str, cache_dir: str | os.PathLike | None = N
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(
-            hf_hub_download(
-                repo_id, filename, cache_dir=cache_dir, local_files_only=offline()
-            )
-        )
+        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=offline()))
     except Exception as exc:  # huggingface_hub raises many kinds: offline, 404, connection, auth
         folder = weights_dir()
         raise WeightsNotFoundError(

@@ -127,9 +127,7 @@ class Poses:
             raise KeyError(f"{key!r}: expected one of {self.keys()}")
         return self.to_dict()[key]
 
-    def to_dict(
-        self, return_tensors: Literal["np", "pt"] = "np", device: Any = None
-    ) -> dict[str, Any]:
+    def to_dict(self, return_tensors: Literal["np", "pt"] = "np", device: Any = None) -> dict[str, Any]:
         """The RTMPose3D wrapper's output dict.
 
         Returns:

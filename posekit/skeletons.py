@@ -78,7 +78,9 @@ class Skeleton:
         try:
             return self.keypoint_names.index(name)
         except ValueError:
-            raise KeyError(f"{name!r} is not a keypoint of {self.name}; expected one of {self.keypoint_names}")
+            raise KeyError(
+                f"{name!r} is not a keypoint of {self.name}; expected one of {self.keypoint_names}"
+            ) from None
 
 
 def _hand(side: str, root: int) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
@@ -158,9 +160,7 @@ def get_skeleton(name: str) -> Skeleton:
     return SKELETONS[name]
 
 
-def derive_pelvis_neck(
-    keypoints: np.ndarray, scores: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def derive_pelvis_neck(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Append Pelvis and Neck to COCO-17 keypoints, as the PoseKit app's ``buildJoints2D`` does.
 
     Args:
@@ -172,9 +172,7 @@ def derive_pelvis_neck(
         shoulders, each scored with the minimum of its two sources.
     """
     if keypoints.shape[-2] != 17 or scores.shape[-1] != 17:
-        raise ValueError(
-            f"expected 17 COCO keypoints, got keypoints {keypoints.shape} and scores {scores.shape}"
-        )
+        raise ValueError(f"expected 17 COCO keypoints, got keypoints {keypoints.shape} and scores {scores.shape}")
     pelvis = (keypoints[..., PELVIS_FROM[0], :] + keypoints[..., PELVIS_FROM[1], :]) / 2
     neck = (keypoints[..., NECK_FROM[0], :] + keypoints[..., NECK_FROM[1], :]) / 2
     pelvis_s = np.minimum(scores[..., PELVIS_FROM[0]], scores[..., PELVIS_FROM[1]])

@@ -51,7 +51,7 @@ def test_derived_joints_are_midpoints_with_min_score():
 
 
 def test_wholebody_to_posekit_takes_first_17():
-    kpts = np.random.rand(3, 133, 3)
+    kpts = np.random.default_rng(0).random((3, 133, 3))
     out, sc = wholebody_to_posekit(kpts, np.ones((3, 133)))
     assert out.shape == (3, 19, 3) and sc.shape == (3, 19)
     np.testing.assert_array_equal(out[:, :17], kpts[:, :17])

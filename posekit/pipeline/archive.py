@@ -1,0 +1,111 @@
+"""Reading ZIP uploads safely: bounded members and sizes, no path escapes, nothing extracted to disk.
+
+Every check runs on the central directory before any member is inflated, and the inflated bytes of each
+member are counted as they stream, since the sizes a ZIP declares can lie.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import zipfile
+from pathlib import Path
+
+from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+
+
+class ArchiveError(ValueError):
+    """A ZIP that is not readable or breaks a rule; the message names the archive and the member."""
+
+
+def _safe_name(name: str) -> bool:
+    if not name or name.startswith(("/", "\\")) or "\\" in name or ":" in name.split("/")[0]:
+        return False
+    normal = posixpath.normpath(name)
+    return not (normal == ".." or normal.startswith("../"))
+
+
+class SafeZip:
+    """A read-only view of a ZIP archive that enforces :class:`~posekit.limits.Limits`.
+
+    Args:
+        path: the archive.
+        limits: bounds on members, inflated size and compression ratio.
+
+    Raises:
+        ArchiveError: not a ZIP, or a member name escapes the archive (absolute, ``..``, drive letters).
+        LimitError: too many members, or declared sizes over the bounds.
+    """
+
+    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.path = Path(path)
+        self.limits = limits
+        limits.check_file(self.path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ArchiveError(f"{self.path.name}: expected a ZIP archive, could not read it ({exc})") from exc
+        infos = self._zip.infolist()
+        if len(infos) > limits.max_archive_members:
+            self._zip.close()
+            raise LimitError(
+                f"{self.path.name}: {len(infos):,} archive members is over the limit of {limits.max_archive_members:,}"
+            )
+        bad = [i.filename for i in infos if not _safe_name(i.filename)]
+        if bad:
+            self._zip.close()
+            raise ArchiveError(f"{self.path.name}: refusing member names that leave the archive: {bad[:3]}")
+        self._infos = {i.filename: i for i in infos if not i.is_dir()}
+        self._inflated = 0
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def names(self) -> list[str]:
+        """Member file names (folders omitted), in archive order."""
+        return list(self._infos)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._infos
+
+    def size(self, name: str) -> int:
+        """Declared uncompressed size of a member."""
+        return self._info(name).file_size
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        try:
+            return self._infos[name]
+        except KeyError:
+            raise ArchiveError(f"{self.path.name}: expected a member {name!r}, it is missing") from None
+
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        """Inflate one member, stopping as soon as it exceeds ``max_bytes``, the archive's remaining
+        inflate budget, or the compression-ratio bound."""
+        info = self._info(name)
+        budget = self.limits.max_inflated_bytes - self._inflated
+        cap = budget if max_bytes is None else min(budget, max_bytes)
+        # Small members may compress extremely well (an empty depth map); only large inflation is a bomb.
+        ratio_cap = max(int(info.compress_size * self.limits.max_compression_ratio), 32 * 1024**2)
+        chunks, total = [], 0
+        try:
+            with self._zip.open(info) as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+                    if total > cap:
+                        raise LimitError(f"{self.path.name}:{name}: inflates past the limit of {cap:,} bytes")
+                    if total > ratio_cap:
+                        raise LimitError(
+                            f"{self.path.name}:{name}: compression ratio over "
+                            f"{self.limits.max_compression_ratio:g} (a zip bomb?)"
+                        )
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({exc})") from exc
+        self._inflated += total
+        return b"".join(chunks)
