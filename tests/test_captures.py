@@ -186,6 +186,7 @@ MALFORMED = {
     "timestamp count": ("r3d", {"meta": {"frameTimestamps": [0.0, 1.0]}}, CaptureError, "2 timestamps for 3", True),
     "wrong colour size": ("generic", {"json": {"width": 640}}, CaptureError, "intrinsics.json says 640x240", False),
     "corrupt jpeg": ("generic", {"cut": "color/000001.jpg"}, CaptureError, "corrupt or truncated", False),
+    "truncated video": ("stray", {"cut": "8c2f1e0a/rgb.mp4"}, CaptureError, "rgb.mp4: expected a video", True),
     "truncated exr": ("r3d-exr", {"cut": "Export/depth/1.exr"}, CaptureError, "EXR", False),
     "not json": ("generic", {"replace": {"intrinsics.json": b"{fx: 1"}}, CaptureError, "not valid JSON", True),
     "pickled npy": ("generic-npy", {"pickle": "cap/depth/000001.npy"}, CaptureError, "could not read it", False),
