@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.pipeline.posekit_decode import add_pelvis_neck, center_weight, decode
+from posekit.pipeline.posekit_decode import add_pelvis_neck, center_weight, decode, decode_torch
 
 G = 48
 
@@ -142,6 +142,20 @@ def test_batched_decoding_equals_the_per_joint_reference() -> None:
     # each person decodes as if alone
     one = decode(heatmaps[2:3], centers[2:3], regs[2:3], offsets[2:3])
     torch.testing.assert_close(one.keypoints[0], d.keypoints[2], atol=0, rtol=0)
+
+
+def test_torch_and_numpy_paths_agree() -> None:
+    gen = torch.Generator().manual_seed(1)
+    outputs = [
+        torch.rand(4, 17, G, G, generator=gen) ** 3,
+        torch.rand(4, 1, G, G, generator=gen),
+        (torch.rand(4, 34, G, G, generator=gen) - 0.5) * 40,
+        torch.rand(4, 34, G, G, generator=gen) - 0.5,
+    ]
+    a, b = decode(*outputs), decode_torch(*outputs)
+    for name, x, y in zip(a._fields, a, b, strict=True):
+        assert x.dtype == y.dtype, name
+        torch.testing.assert_close(x, y, atol=1e-6, rtol=0, msg=name)
 
 
 def test_shapes_are_checked() -> None:
