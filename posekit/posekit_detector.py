@@ -114,6 +114,10 @@ def load_network(source: str | os.PathLike) -> PoseKitNet:
         CheckpointError: missing, unreadable or non-PoseKit weights (the message names the file).
     """
     path = Path(source)
+    if not path.exists():
+        raise CheckpointError(
+            f"{path}: weights not found (expected a .pth, a .safetensors or a .mlmodelc folder)"
+        )
     if path.is_dir():
         if (path / "model.mil").is_file():
             return load_into(PoseKitNet(fused=True), mlmodelc_state_dict(path), path).eval()

@@ -228,6 +228,20 @@ def test_another_input_normalisation_is_refused(broken: Path) -> None:
     )
 
 
+def test_use_of_an_undefined_variable(broken: Path) -> None:
+    line = edit_mil(broken, "x = input__scaled__", "x = input__scaled_typo")
+    expect_error(
+        broken, rf"model\.mil:{line}: add uses 'input__scaled_typo', which is not defined before this line"
+    )
+
+
+def test_malformed_literal(broken: Path) -> None:
+    line = edit_mil(
+        broken, "([[[[-0x1p+0]], [[-0x1p+0]], [[-0x1p+0]]]])", "([[[[-0x1p+0]], [[-0x1p+0]]], [[-0x1p+0]]])"
+    )
+    expect_error(broken, rf"model\.mil:{line}: ")
+
+
 def test_a_second_function_is_refused(broken: Path) -> None:
     path = broken / "model.mil"
     text = path.read_text().rstrip().removesuffix("}")

@@ -182,7 +182,7 @@ def test_download_fetches_the_pinned_app_model(
 
 
 def test_bad_weights_are_clear_errors(net: PoseKitNet, tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="missing.pth: checkpoint file not found"):
+    with pytest.raises(CheckpointError, match="missing.pth: weights not found"):
         PoseKit.from_pretrained(tmp_path / "missing.pth")
     (tmp_path / "corrupt.pth").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(CheckpointError, match="corrupt.pth: expected a PyTorch checkpoint"):

@@ -55,6 +55,7 @@ def test_crop_transforms_are_batched_and_accept_one_box() -> None:
     np.testing.assert_allclose(a[1], [[1, 0, -52], [0, 1, -2]])
     np.testing.assert_allclose(a[2], [[9.6, 0, 96 - 9.6 * 5], [0, 9.6, 96 - 9.6 * 15]])
     np.testing.assert_allclose(crop_transforms([0, 0, 48, 48])[0], a[0])
+    assert crop_transforms([]).shape == (0, 2, 3)
 
 
 def test_inverse_mapping_is_exact() -> None:

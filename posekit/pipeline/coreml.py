@@ -180,7 +180,10 @@ def _literal(text: str, dtype: str, shape: tuple[int, ...], where: str) -> np.nd
     value = parse()
     if pos != len(tokens):
         raise CoreMLError(f"{where}: unexpected text after the literal {text[:60]}")
-    arr = np.asarray(value, dtype=NUMPY_DTYPES[dtype])
+    try:
+        arr = np.asarray(value, dtype=NUMPY_DTYPES[dtype])
+    except (ValueError, OverflowError) as exc:
+        raise CoreMLError(f"{where}: the literal {text[:60]} is not a {dtype} tensor ({exc})") from None
     if arr.shape != shape:
         raise CoreMLError(f"{where}: the literal has shape {arr.shape}, its type says {list(shape)}")
     return arr
@@ -210,7 +213,6 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
     shape = _shape(m["dtype_shape"], where)
     if out in program.defined:
         raise CoreMLError(f"{where}: {out!r} is defined twice")
-    program.defined.add(out)
     attrs = _ATTRS.match(m["attrs"])
     if attrs is None:
         raise CoreMLError(f"{where}: cannot read the attributes [{m['attrs'][:80]}]")
@@ -230,6 +232,7 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
         else:
             value = _literal(attrs["lit"], dtype, shape, where)
         program.consts[out] = MilConst(line, dtype, shape, value)
+        program.defined.add(out)
         return
     if m["args"].strip():
         args = {}
@@ -237,10 +240,13 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
             key, sep, name = (s.strip() for s in part.partition("="))
             if not sep or not re.fullmatch(r"\w+", name):
                 raise CoreMLError(f"{where}: expected arguments `key = variable`, got {part.strip()!r}")
+            if name not in program.defined:
+                raise CoreMLError(f"{where}: {op} uses {name!r}, which is not defined before this line")
             args[key] = name
     else:
         args = {}
     program.ops.append(MilOp(line, op, out, dtype, shape, args))
+    program.defined.add(out)
 
 
 def parse_mil(path: str | Path) -> MilProgram:
