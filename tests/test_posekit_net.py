@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 import torch
@@ -86,7 +87,20 @@ def test_fusing_a_fused_network_is_a_copy(net: PoseKitNet, images: torch.Tensor)
             torch.testing.assert_close(y, x, atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("optimize", ["fused", "none"])
+@pytest.mark.parametrize(
+    "optimize",
+    [
+        "fused",
+        "none",
+        pytest.param(
+            "compile",
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.skipif(shutil.which("c++") is None, reason="torch.compile needs a C++ compiler"),
+            ],
+        ),
+    ],
+)
 def test_optimised_path_matches_eager(net: PoseKitNet, images: torch.Tensor, optimize: str) -> None:
     model = PoseKit(copy.deepcopy(net), optimize=optimize)
     fast = model.forward(images)
