@@ -10,6 +10,7 @@ from posekit.limits import LimitError, Limits
 from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.pipeline.captures.open import open_capture
 from posekit.pipeline.rgbd_pipeline import process_capture
+from posekit.posekit_detector import PoseKit
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton, get_skeleton
@@ -24,6 +25,7 @@ __all__ = [
     "CaptureError",
     "ImageError",
     "LimitError",
+    "PoseKit",
     "Limits",
     "PoseSequence",
     "Poses",
