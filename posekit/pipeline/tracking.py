@@ -81,7 +81,7 @@ def boxes_from_keypoints(
     Returns:
         ``boxes`` (M, 4) float32 xyxy of the people kept and ``kept`` (M,) their indices in the input.
     """
-    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(len(scores), -1, 2)
+    keypoints = np.asarray(keypoints, dtype=np.float64)
     valid = (np.asarray(scores) >= threshold) & np.isfinite(keypoints).all(axis=-1)
     kept = np.flatnonzero(valid.sum(axis=1) >= min_keypoints)
     if not kept.size:

@@ -528,8 +528,6 @@ class VideoWriter:
     size: tuple[int, int] | None = field(init=False, default=None)
     frames_written: int = field(init=False, default=0)
 
-    TIME_BASE = Fraction(1, 90_000)  # MPEG's clock: fine enough for any frame rate
-
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         if not self.fps or not math.isfinite(self.fps) or self.fps <= 0:
@@ -541,6 +539,7 @@ class VideoWriter:
         self._container: Any = None
         self._stream: Any = None
         self._last_pts = -1
+        self._time_base = Fraction(1, 90_000)  # MPEG's clock: fine enough for any frame rate
         self._t0: float | None = None
 
     def _open(self, width: int, height: int) -> None:
@@ -560,7 +559,9 @@ class VideoWriter:
         stream = self._container.add_stream(self.codec, rate=rate)
         stream.width, stream.height = self.size
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = self.TIME_BASE
+        if self.codec == "mpeg4":
+            self._time_base = Fraction(1, 1000)  # MPEG-4 Part 2 allows no clock above 65535 Hz
+        stream.codec_context.time_base = self._time_base
         if self.codec == "libx264":
             stream.codec_context.options = {"crf": str(self.crf), "preset": self.preset}
         else:  # libopenh264 and mpeg4 take a bit rate; about 0.1 bit per pixel and frame looks fine
@@ -581,13 +582,13 @@ class VideoWriter:
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         if time is None:
-            pts = self._last_pts + round(1 / (self.fps * self.TIME_BASE)) if self._last_pts >= 0 else 0
+            pts = self._last_pts + round(1 / (self.fps * self._time_base)) if self._last_pts >= 0 else 0
         else:
             if self._t0 is None:
                 self._t0 = time if self._last_pts < 0 else 0.0
-            pts = max(round((time - self._t0) / self.TIME_BASE), self._last_pts + 1)
+            pts = max(round((time - self._t0) / self._time_base), self._last_pts + 1)
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame.pts, frame.time_base = pts, self.TIME_BASE
+        frame.pts, frame.time_base = pts, self._time_base
         self._last_pts = pts
         for packet in self._stream.encode(frame):
             self._container.mux(packet)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from generators.videos import FIGURE_COLORS_BGR, template_keypoints
+
 from posekit.coords import backproject
+from posekit.pipeline.tracking import box_iou
 from posekit.poses import Poses
 from posekit.skeletons import POSEKIT_COCO17_2
 
@@ -78,18 +79,15 @@ class FakePoseModel:
 
     def _predict(self, image: np.ndarray, bboxes: np.ndarray | None) -> Poses:
         h, w = image.shape[:2]
-        if bboxes is None:
-            found, _ = find_figures(image)
-            areas = (found[:, 2:] - found[:, :2]).prod(axis=1)
-            found = found[np.argsort(-areas)[:1]]
-        else:
-            found = []
-            for box in np.asarray(bboxes, np.float32).reshape(-1, 4):
-                inside, _ = find_figures(image, box)
-                if len(inside):  # the figure that fills the box most
-                    areas = (inside[:, 2:] - inside[:, :2]).prod(axis=1)
-                    found.append(inside[np.argmax(areas)])
-            found = np.array(found, np.float32).reshape(-1, 4)
+        everyone, _ = find_figures(image)
+        if bboxes is None:  # like PoseKit on a whole frame: the largest figure
+            areas = (everyone[:, 2:] - everyone[:, :2]).prod(axis=1)
+            found = everyone[np.argsort(-areas, kind="stable")[:1]]
+        else:  # each box gives the whole figure that overlaps it most, as a model sees past a tight box
+            boxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+            iou = box_iou(boxes, everyone) if len(everyone) else np.zeros((len(boxes), 0))
+            found = np.array([everyone[row.argmax()] for row in iou if row.size and row.max() > 0], np.float32)
+            found = found.reshape(-1, 4)
         n = len(found)
         kp = np.array([template_keypoints(b) for b in found], np.float32).reshape(n, 19, 2)
         kp3d, meta = None, {}
