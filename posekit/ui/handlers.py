@@ -10,6 +10,7 @@ functions, the only ones that ask ZeroGPU for a GPU.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,16 +27,31 @@ from posekit.drawing import draw_poses
 from posekit.images import read_image
 from posekit.limits import Limits
 from posekit.pipeline import export, plot3d
+from posekit.pipeline.depth_sampler import DEPTH_MODES
+from posekit.pipeline.tracking import pick_main_box
+from posekit.pipeline.video_io import probe_video
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
-from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload
+from posekit.takes import load_take, save_take
+from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
 from posekit.ui.gpu import gpu
 from posekit.ui.models import LoadedModel, ModelRegistry, ModelUnavailableError
+from posekit.video import VideoResult, process_video
 
 log = logging.getLogger(__name__)
 
 Outputs = tuple[str | None, go.Figure, str, str, str]
+
+MAX_PLOT_FRAMES = 60
+"""Frames in a 3D animation (evenly spaced): keeps the page smooth; the downloads keep every frame."""
+MAX_FRAME_STEP = 10
+INFERENCE_MAX_SIDE = 1920  # frames above it are downscaled for the models (results stay in original pixels)
+OVERLAY_MAX_SIDE = 1280  # the overlay video plays in a browser tab: HD is enough
+MAX_GPU_SECONDS = 240
+GPU_SECONDS_PER_FRAME = {"RTMW3D-L": 0.08, "RTMW3D-X": 0.12, "PoseKit": 0.04}
+"""Rough ZeroGPU time per frame (detection, pose, drawing, encoding), with headroom: sizes the GPU request."""
+SMOOTHING_NAMES = {"none": "off", "ema": "EMA", "one_euro": "One-Euro"}
 
 SPACE_TEXT = {
     "model": "**model-relative**: RTMW3D's root-relative 3D placed at a nominal depth (5.1 m) with nominal "
@@ -70,6 +86,48 @@ class Settings:
                 raise ValueError(f"{name.replace('_', ' ')}: expected a number from 0 to 1, got {value!r}")
 
 
+@dataclass(frozen=True)
+class Temporal:
+    """Settings for sequences: smoothing over time and how much of the video or capture to read.
+
+    Attributes:
+        smoothing: ``"none"``, ``"ema"`` (the iPhone app's) or ``"one_euro"``.
+        smoothing_strength: 0 (light) .. 1 (heavy).
+        max_duration_s: seconds read from the start (the upload limits bound it further).
+        frame_step: process every n-th frame, 1..MAX_FRAME_STEP.
+    """
+
+    smoothing: str = "one_euro"
+    smoothing_strength: float = 0.5
+    max_duration_s: float = 10.0
+    frame_step: int = 1
+
+    def __post_init__(self) -> None:
+        if self.smoothing not in SMOOTHING_NAMES:
+            raise ValueError(f"smoothing: expected one of {list(SMOOTHING_NAMES)}, got {self.smoothing!r}")
+        if not isinstance(self.smoothing_strength, (int, float)) or not 0.0 <= self.smoothing_strength <= 1.0:
+            raise ValueError(f"smoothing strength: expected a number from 0 to 1, got {self.smoothing_strength!r}")
+        if not isinstance(self.max_duration_s, (int, float)) or not self.max_duration_s > 0:
+            raise ValueError(f"duration: expected a number of seconds above 0, got {self.max_duration_s!r}")
+        step = self.frame_step
+        if not isinstance(step, (int, float)) or step != int(step) or not 1 <= step <= MAX_FRAME_STEP:
+            raise ValueError(f"frame step: expected a whole number from 1 to {MAX_FRAME_STEP}, got {step!r}")
+        object.__setattr__(self, "frame_step", int(step))
+
+    def duration(self, limits: Limits) -> float:
+        return min(float(self.max_duration_s), limits.max_duration_s)
+
+    def expected_frames(self, frames: int | None, fps: float | None, duration: float | None, limits: Limits) -> int:
+        """Frames that will be processed, from the container's counts (for the GPU time estimate)."""
+        n = frames or (round(duration * fps) if duration and fps else limits.max_frames)
+        if fps:
+            n = min(n, math.ceil(self.duration(limits) * fps))
+        return max(1, min(math.ceil(n / self.frame_step), limits.max_frames))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
 @contextmanager
 def friendly_errors(what: str) -> Iterator[None]:
     """Turn any failure into ``gr.Error`` with a readable message; log unexpected ones with their traceback."""
@@ -90,9 +148,11 @@ def friendly_errors(what: str) -> Iterator[None]:
         ) from None
 
 
-def select_people(boxes: np.ndarray, scores: np.ndarray, box_threshold: float, single_person: bool):
-    """Boxes at or above ``box_threshold``; with ``single_person`` only the most prominent one, the largest
-    ``area x score``, as the RTMPose3D wrapper picks it.
+def select_people(
+    boxes: np.ndarray, scores: np.ndarray, box_threshold: float, single_person: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes scored at least ``box_threshold``; with ``single_person`` only the most prominent one (the video
+    pipeline's rule, :func:`~posekit.pipeline.tracking.pick_main_box`: largest area x score).
 
     Returns:
         ``(boxes (M, 4) float32 xyxy, scores (M,) float32)``.
@@ -102,8 +162,7 @@ def select_people(boxes: np.ndarray, scores: np.ndarray, box_threshold: float, s
     keep = scores >= box_threshold
     boxes, scores = boxes[keep], scores[keep]
     if single_person and len(boxes) > 1:
-        area = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-        best = int(np.argmax(area * scores))
+        best = pick_main_box(boxes, scores)
         boxes, scores = boxes[best : best + 1], scores[best : best + 1]
     return boxes, scores
 
@@ -127,6 +186,47 @@ def infer_image(model: LoadedModel, image: np.ndarray, settings: Settings) -> Po
     poses = model.estimator(image, bboxes=boxes)
     poses.bbox_scores = scores[: len(poses)] if len(poses) == len(scores) else poses.bbox_scores
     return poses
+
+
+def _video_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
+    expected = kwargs.get("expected_frames", args[5] if len(args) > 5 else MAX_GPU_SECONDS)
+    per_frame = GPU_SECONDS_PER_FRAME.get(model.name, 0.1)
+    return int(min(MAX_GPU_SECONDS, 20 + expected * per_frame))
+
+
+@gpu(duration=_video_gpu_seconds)
+def infer_video(
+    model: LoadedModel,
+    path: str,
+    settings: Settings,
+    timing: Temporal,
+    limits: Limits,
+    overlay: Path,
+    expected_frames: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> VideoResult:
+    """Detect, estimate, track and smooth the people of a video, and draw the overlay video.
+
+    ``expected_frames`` only sizes the GPU time asked of ZeroGPU.
+    """
+    return process_video(
+        path,
+        model.estimator,
+        model.detector,
+        single_person=settings.single_person,
+        smoothing=timing.smoothing,  # type: ignore[arg-type]
+        smoothing_strength=timing.smoothing_strength,
+        max_frames=limits.max_frames,
+        max_duration_s=timing.duration(limits),
+        max_side=INFERENCE_MAX_SIDE,
+        stride=timing.frame_step,
+        limits=limits,
+        overlay_path=overlay,
+        overlay_max_side=OVERLAY_MAX_SIDE,
+        keypoint_threshold=settings.keypoint_threshold,
+        bbox_threshold=settings.box_threshold,
+        progress=progress,
+    )
 
 
 @dataclass
@@ -175,15 +275,101 @@ class App:
             json_path, zip_path = self._write(out, document, poses, {"overlay.jpg": overlay})
             return str(overlay), figure, summary, json_path, zip_path
 
-    def video(self, video, model, box_threshold=0.5, keypoint_threshold=0.3, single_person=False,
-              smoothing="one_euro", smoothing_strength=0.5, start_s=0.0, end_s=0.0, frame_step=1,
-              progress: gr.Progress = gr.Progress()) -> Outputs:  # noqa: B008
-        raise gr.Error("not wired yet")
+    # ---- Video -------------------------------------------------------------------------------------------
+    def video(
+        self,
+        video: str | None,
+        model: str,
+        box_threshold: float = 0.5,
+        keypoint_threshold: float = 0.3,
+        single_person: bool = False,
+        smoothing: str = "one_euro",
+        smoothing_strength: float = 0.5,
+        max_duration_s: float = 10.0,
+        frame_step: int = 1,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
+    ) -> Outputs:
+        """A video: overlay video, animated 3D, summary, JSON and ZIP."""
+        with friendly_errors("video"):
+            if not video:
+                raise ValueError("Upload a video or pick an example first.")
+            settings = Settings(model, box_threshold, keypoint_threshold, single_person)
+            timing = Temporal(smoothing, smoothing_strength, max_duration_s, frame_step)
+            info = probe_video(video, self.limits)  # size, pixels, codec: before any frame is decoded
+            expected = timing.expected_frames(info.num_frames, info.fps, info.duration_s, self.limits)
+            loaded = self.registry.get(settings.model)
+            out = self.workdirs.new("video")
+            start = time.perf_counter()
+            result = infer_video(loaded, video, settings, timing, self.limits, out / "overlay.mp4", expected,
+                                 _reporter(progress))  # fmt: skip
+            seconds = time.perf_counter() - start
+            seq = result.sequence
+            figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
+            notes = [_plot_note(seq.num_frames), *[f"⚠️ {w}" for w in result.warnings]]
+            summary = _summary(
+                f"**{_people(seq.num_people)}** tracked over **{seq.num_frames} frames** "
+                f"({_span(seq)} of a {info.width}×{info.height} video) by {settings.model} in {seconds:.1f} s on "
+                f"{self.registry.device.upper()}; smoothing: {SMOOTHING_NAMES[timing.smoothing]}.",
+                seq.space_3d,
+                notes,
+            )
+            source = {"kind": "video", "name": Path(video).name, **timing.to_dict()}
+            document = export.result_document(seq, _model_id(settings.model), source)
+            overlay = result.overlay_path
+            files = {"overlay.mp4": overlay} if overlay else {}
+            json_path, zip_path = self._write(out, document, seq, files, _take_writer(seq))
+            return (str(overlay) if overlay else None), figure, summary, json_path, zip_path
 
-    def rgbd(self, file, model, box_threshold=0.5, keypoint_threshold=0.3, single_person=False,
-             smoothing="one_euro", smoothing_strength=0.5, depth_mode="balanced", start_s=0.0, end_s=0.0,
-             frame_step=1, progress: gr.Progress = gr.Progress()) -> Outputs:  # noqa: B008
-        raise gr.Error("not wired yet")
+    # ---- iPhone take or RGB-D capture ----------------------------------------------------------------------
+    def rgbd(
+        self,
+        file: str | None,
+        model: str,
+        box_threshold: float = 0.5,
+        keypoint_threshold: float = 0.3,
+        single_person: bool = False,
+        smoothing: str = "one_euro",
+        smoothing_strength: float = 0.5,
+        depth_mode: str = "balanced",
+        max_duration_s: float = 10.0,
+        frame_step: int = 1,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
+    ) -> Outputs:
+        """A PoseKit take (played back, no model) or an RGB-D capture (model + depth: metric 3D)."""
+        with friendly_errors("upload"):
+            if not file:
+                raise ValueError("Upload a PoseKit take or an RGB-D capture, or pick an example first.")
+            settings = Settings(model, box_threshold, keypoint_threshold, single_person)
+            timing = Temporal(smoothing, smoothing_strength, max_duration_s, frame_step)
+            if depth_mode not in DEPTH_MODES:
+                raise ValueError(f"depth mode: expected one of {list(DEPTH_MODES)}, got {depth_mode!r}")
+            if rgbd_kind(file, self.limits) == "take":
+                return self._take(file, settings)
+            return self._capture(file, settings, timing, depth_mode, progress)
+
+    def _take(self, file: str, settings: Settings) -> Outputs:
+        """Play a take back as the phone recorded it: its own 3D, no model, no GPU, no network."""
+        seq = load_take(file, self.limits)
+        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
+        meta = seq.meta
+        device = f" on {meta['deviceModel']}" if meta.get("deviceModel") else ""
+        summary = _summary(
+            f"**iPhone take** recorded{device}: **{seq.num_frames} frames** ({_span(seq)}), "
+            f"{_people(int(seq.present.any(axis=0).sum()))}; played back as recorded (no model run, and no "
+            "smoothing added: the phone already smoothed it).",
+            seq.space_3d,
+            [_plot_note(seq.num_frames), "A take holds poses only (no images), so there is no overlay video."],
+        )
+        out = self.workdirs.new("take")
+        source = {"kind": "iphone-take", "name": Path(file).name}
+        document = export.result_document(seq, "iphone-take", source)
+        json_path, zip_path = self._write(out, document, seq, {}, _take_writer(seq))
+        return None, figure, summary, json_path, zip_path
+
+    def _capture(
+        self, file: str, settings: Settings, timing: Temporal, depth_mode: str, progress: gr.Progress
+    ) -> Outputs:
+        raise ValueError("RGB-D captures are not supported yet.")
 
     # ---- Shared ------------------------------------------------------------------------------------------
     def _write(
@@ -199,6 +385,38 @@ class App:
         return str(json_path), str(zip_path)
 
 
+def _reporter(progress: gr.Progress) -> Callable[[float, str], None]:
+    def report(fraction: float, message: str) -> None:
+        progress(fraction, desc=message)
+
+    return report
+
+
+def _take_writer(result: Poses | PoseSequence) -> dict[str, Callable[[Path], Any]] | None:
+    """For PoseKit-schema results, an app-compatible take in the ZIP, named as the app names its exports."""
+    if result.skeleton.name != POSEKIT_COCO17_2.name:
+        return None
+    seq = result if isinstance(result, PoseSequence) else PoseSequence.from_frames([result], [0.0])
+    if seq.num_people == 0:
+        return None
+    name = time.strftime("PoseTake_%Y-%m-%dT%H%M%SZ.zip", time.gmtime())
+    return {f"take/{name}": lambda path: save_take(seq, path, "zip")}
+
+
+def _span(seq: PoseSequence) -> str:
+    t = seq.relative_time()
+    return f"{t[-1]:.1f} s" if len(t) else "0 s"
+
+
+def _plot_note(num_frames: int) -> str:
+    if num_frames <= MAX_PLOT_FRAMES:
+        return ""
+    return (
+        f"The 3D animation shows {MAX_PLOT_FRAMES} of the {num_frames} frames, evenly spaced, to stay smooth in "
+        "the browser; the downloads hold every frame."
+    )
+
+
 def _model_id(name: str) -> str:
     return name.lower()
 
@@ -208,8 +426,5 @@ def _people(n: int) -> str:
 
 
 def _summary(first: str, space_3d: str | None, notes: list[str] | None = None) -> str:
-    lines = [first, f"3D: {SPACE_TEXT.get(space_3d, SPACE_TEXT[None])}", *(notes or [])]
+    lines = [first, f"3D: {SPACE_TEXT.get(space_3d, SPACE_TEXT[None])}", *[n for n in notes or [] if n]]
     return "\n\n".join(lines)
-
-
-__all__ = ["App", "Settings", "friendly_errors", "infer_image", "select_people", "POSEKIT_COCO17_2"]

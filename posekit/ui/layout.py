@@ -9,7 +9,7 @@ import gradio as gr
 
 from posekit.limits import Limits
 from posekit.ui.files import APP_LIMITS, WorkDirs
-from posekit.ui.handlers import App
+from posekit.ui.handlers import MAX_FRAME_STEP, App
 from posekit.ui.models import MODEL_INFO, ModelRegistry
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -86,9 +86,10 @@ def create_demo(
                 )  # fmt: skip
             with gr.Row():
                 smoothing = gr.Radio(
-                    SMOOTHING_CHOICES, value="one_euro", label="Smoothing (videos, takes, captures)",
+                    SMOOTHING_CHOICES, value="one_euro", label="Smoothing (videos, captures)",
                     info="Over time, per joint: One-Euro follows fast moves with little lag; EMA is the "
-                    "iPhone app's filter; Off keeps the raw per-frame poses.",
+                    "iPhone app's filter; Off keeps the raw per-frame poses. Takes play back as the phone "
+                    "smoothed them.",
                 )  # fmt: skip
                 smoothing_strength = gr.Slider(
                     0.0, 1.0, value=0.5, step=0.05, label="Smoothing strength",
@@ -100,21 +101,19 @@ def create_demo(
                     "medium or better (the app's default); lenient = any valid depth.",
                 )  # fmt: skip
             with gr.Row():
-                start_s = gr.Number(
-                    value=0.0, minimum=0.0, label="Start (s)", info="Where to start reading a video or capture."
-                )
-                end_s = gr.Number(
-                    value=0.0, minimum=0.0, label="End (s)",
-                    info=f"Where to stop; 0 = the end. At most {limits.max_frames} frames and "
-                    f"{limits.max_duration_s:g} s are read.",
+                max_duration_s = gr.Slider(
+                    1, limits.max_duration_s, value=min(10.0, limits.max_duration_s), step=1,
+                    label="Duration (s)",
+                    info=f"Seconds of a video or capture to process, from its start (at most "
+                    f"{limits.max_frames} frames).",
                 )  # fmt: skip
                 frame_step = gr.Slider(
-                    1, 10, value=1, step=1, label="Frame step",
+                    1, MAX_FRAME_STEP, value=1, step=1, label="Frame step",
                     info="Process every n-th frame: 2 halves the work (and the overlay's frame rate).",
                 )  # fmt: skip
         common = [model, box_threshold, keypoint_threshold, single_person]
         temporal = [smoothing, smoothing_strength]
-        bounds = [start_s, end_s, frame_step]
+        bounds = [max_duration_s, frame_step]
 
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
