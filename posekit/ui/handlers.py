@@ -29,7 +29,7 @@ from posekit.limits import Limits
 from posekit.pipeline import export, plot3d
 from posekit.pipeline.depth_sampler import DEPTH_MODES
 from posekit.pipeline.tracking import pick_main_box
-from posekit.pipeline.video_io import probe_video
+from posekit.pipeline.video_io import ReadBounds, VideoReader
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
@@ -93,7 +93,8 @@ class Temporal:
     Attributes:
         smoothing: ``"none"``, ``"ema"`` (the iPhone app's) or ``"one_euro"``.
         smoothing_strength: 0 (light) .. 1 (heavy).
-        max_duration_s: seconds read from the start (the upload limits bound it further).
+        max_duration_s: seconds read from the start; the upload limits refuse more seconds, or more frames
+            (after ``frame_step``), than they allow.
         frame_step: process every n-th frame, 1..MAX_FRAME_STEP.
     """
 
@@ -114,14 +115,12 @@ class Temporal:
             raise ValueError(f"frame step: expected a whole number from 1 to {MAX_FRAME_STEP}, got {step!r}")
         object.__setattr__(self, "frame_step", int(step))
 
-    def duration(self, limits: Limits) -> float:
-        return min(float(self.max_duration_s), limits.max_duration_s)
-
     def expected_frames(self, frames: int | None, fps: float | None, duration: float | None, limits: Limits) -> int:
-        """Frames that will be processed, from the container's counts (for the GPU time estimate)."""
+        """Frames that will be processed, from the container's counts (for the GPU time estimate); more than
+        ``limits.max_frames`` is refused by the reader with a message."""
         n = frames or (round(duration * fps) if duration and fps else limits.max_frames)
         if fps:
-            n = min(n, math.ceil(self.duration(limits) * fps))
+            n = min(n, math.ceil(self.max_duration_s * fps))
         return max(1, min(math.ceil(n / self.frame_step), limits.max_frames))
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,8 +215,7 @@ def infer_video(
         single_person=settings.single_person,
         smoothing=timing.smoothing,  # type: ignore[arg-type]
         smoothing_strength=timing.smoothing_strength,
-        max_frames=limits.max_frames,
-        max_duration_s=timing.duration(limits),
+        max_duration_s=timing.max_duration_s,
         max_side=INFERENCE_MAX_SIDE,
         stride=timing.frame_step,
         limits=limits,
@@ -295,7 +293,9 @@ class App:
                 raise ValueError("Upload a video or pick an example first.")
             settings = Settings(model, box_threshold, keypoint_threshold, single_person)
             timing = Temporal(smoothing, smoothing_strength, max_duration_s, frame_step)
-            info = probe_video(video, self.limits)  # size, pixels, codec: before any frame is decoded
+            # Size, pixels, duration and frame count from the container, before the model and the decoding.
+            bounds = ReadBounds(max_duration_s=timing.max_duration_s, stride=timing.frame_step)
+            info = VideoReader(video, bounds, self.limits, keep_original=False).info
             expected = timing.expected_frames(info.num_frames, info.fps, info.duration_s, self.limits)
             loaded = self.registry.get(settings.model)
             out = self.workdirs.new("video")

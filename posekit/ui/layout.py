@@ -33,6 +33,24 @@ EXR export zipped, a zipped Stray Scanner folder, or the generic RGB-D ZIP descr
 model finds the people and the depth map gives metric 3D."""
 
 
+def _lenient_image(component: gr.Image) -> gr.Image:
+    """Let an unreadable upload reach the handler, which explains what is wrong (too large, not an image),
+    instead of Gradio failing with a generic error while it opens the file. (Patched on the instance:
+    subclassing a component makes Gradio write type stubs next to this module.)"""
+    preprocess = component.preprocess
+
+    def lenient(payload):  # noqa: ANN001, ANN202 - Gradio's signature
+        try:
+            return preprocess(payload)
+        except Exception:
+            if payload is not None and payload.path:
+                return str(payload.path)
+            raise gr.Error("Expected an image (JPEG, PNG, WebP...), got something unreadable.") from None
+
+    component.preprocess = lenient
+    return component
+
+
 def _examples(folder: str, suffixes: tuple[str, ...]) -> list[list[str]]:
     root = ASSETS / folder
     if not root.is_dir():
@@ -119,10 +137,10 @@ def create_demo(
             with gr.Tab("Image", id="image"):
                 with gr.Row():
                     with gr.Column():
-                        image_in = gr.Image(
+                        image_in = _lenient_image(gr.Image(
                             type="filepath", sources=["upload", "webcam", "clipboard"], label="Image",
                             elem_id="image-input",
-                        )  # fmt: skip
+                        ))  # fmt: skip
                         image_btn = gr.Button("Find poses", variant="primary", elem_id="image-run")
                         gr.Examples(_examples("images", IMAGE_SUFFIXES), [image_in], label="Examples (COCO)")
                     with gr.Column():

@@ -133,8 +133,10 @@ class ModelRegistry:
         with self._lock:
             if name not in self._models:
                 try:
-                    detector = self._get_detector()
-                    self._models[name] = LoadedModel(name, self.loaders[name](self.device), detector)
+                    estimator = self.loaders[name](self.device)
+                    # RTMPose3D brings its own RTMDet-M; the other models share the first one loaded.
+                    detector = getattr(estimator, "person_detector", None) or self._get_detector()
+                    self._models[name] = LoadedModel(name, estimator, detector)
                     self._errors.pop(name, None)
                 except Exception as exc:  # weights missing, corrupt, unreachable hub, missing module...
                     log.warning("model %s could not be loaded: %s", name, exc)
@@ -146,6 +148,8 @@ class ModelRegistry:
             return self._models[name]
 
     def _get_detector(self) -> Any:
+        if self._detector is None:
+            self._detector = next((m.detector for m in self._models.values() if m.detector is not None), None)
         if self._detector is None:
             try:
                 self._detector = self.detector_loader(self.device)
