@@ -250,7 +250,7 @@ class Models:
 
     def detector(self) -> Any:
         if self.use_detector and self._detector is None:
-            own = getattr(self.estimator(), "detector", None)
+            own = getattr(self.estimator(), "person_detector", None)  # RTMPose3D's own RTMDet-M: load it once
             self._detector = own if own is not None else _load(self._load_detector, "the person detector (RTMDet-M)")
         return self._detector if self.use_detector else None
 
