@@ -50,3 +50,17 @@ def test_not_a_zip(tmp_path):
     (tmp_path / "x.zip").write_bytes(b"hello")
     with pytest.raises(ArchiveError, match="expected a ZIP archive"):
         SafeZip(tmp_path / "x.zip")
+
+
+def test_open_streams_a_member_within_bounds(tmp_path):
+    z = make_zip(tmp_path / "v.zip", {"video.bin": bytes(range(256)) * 100})
+    with SafeZip(z) as arc, arc.open("video.bin") as f:
+        f.seek(25_000)
+        assert f.read(3) == bytes([168, 169, 170])
+        f.seek(0)
+        assert len(f.read()) == 25_600
+    with SafeZip(z, Limits(max_inflated_bytes=1000)) as arc, pytest.raises(LimitError, match="1,000 bytes"):
+        arc.open("video.bin")
+    bomb = make_zip(tmp_path / "bomb.zip", {"zeros": b"\0" * (40 * 1024**2)})
+    with SafeZip(bomb) as arc, pytest.raises(LimitError, match="zip bomb"):
+        arc.open("zeros")

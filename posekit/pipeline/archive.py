@@ -10,6 +10,7 @@ import os
 import posixpath
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 
@@ -83,6 +84,28 @@ class SafeZip:
             return self._infos[name]
         except KeyError:
             raise ArchiveError(f"{self.path.name}: expected a member {name!r}, it is missing") from None
+
+    def open(self, name: str) -> BinaryIO:
+        """A seekable read-only stream over one member, for decoders that read incrementally (videos).
+
+        The member's declared size is charged to the inflate budget up front and checked against the
+        compression-ratio bound; Python's ``zipfile`` never yields more than the declared size and checks the
+        CRC at the end, so a lying header ends in an error, not in more bytes.
+        """
+        info = self._info(name)
+        budget = self.limits.max_inflated_bytes - self._inflated
+        if info.file_size > budget:
+            raise LimitError(f"{self.path.name}:{name}: inflates past the limit of {budget:,} bytes")
+        if info.file_size > max(int(info.compress_size * self.limits.max_compression_ratio), 32 * 1024**2):
+            raise LimitError(
+                f"{self.path.name}:{name}: compression ratio over {self.limits.max_compression_ratio:g} (a zip bomb?)"
+            )
+        try:
+            stream = self._zip.open(info)
+        except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
+            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({exc})") from exc
+        self._inflated += info.file_size
+        return stream
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
         """Inflate one member, stopping as soon as it exceeds ``max_bytes``, the archive's remaining
