@@ -180,10 +180,13 @@ class _Estimator:
             out.append(boxes)
         return out
 
-    def _single(self, poses: Poses) -> Poses:
-        if not self.single_person or len(poses) <= 1:
-            return poses
-        return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores, self.main_box))
+    def _select(self, poses: Poses) -> Poses:
+        """The people kept from a model's output (it may have found people itself, without boxes)."""
+        if self.single_person and len(poses) > 1:
+            return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores, self.main_box))
+        if self.max_people is not None and len(poses) > self.max_people:
+            return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[: self.max_people])
+        return poses
 
     def _carried(self, poses: Poses, size: tuple[int, int]) -> np.ndarray:
         boxes, _ = boxes_from_keypoints(poses.keypoints_2d, poses.scores, self.keypoint_threshold, image_size=size)
@@ -215,7 +218,7 @@ class _Estimator:
                 with self.timings("pose"):
                     predicted = self.model.predict_batch([images[i] for i in todo], [boxes[i] for i in todo])
                 for i, poses in zip(todo, predicted):
-                    results[i] = self._single(poses)
+                    results[i] = self._select(poses)
             for i in wave:
                 if results[i] is None:
                     h, w = images[i].shape[:2]

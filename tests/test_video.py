@@ -94,6 +94,11 @@ def test_single_person_follows_one_track(clips):
     assert min(errors) < TOLERANCE_PX
 
 
+def test_max_people_keeps_the_highest_scores(clips):
+    result = process_video(clips["cross"].path, FakePoseModel(), FakeDetector(), max_people=1, smoothing="none")
+    assert result.sequence.present.sum(axis=1).max() == 1
+
+
 def test_a_short_occlusion_keeps_the_id(tmp_path):
     clip = occlusion_video(tmp_path / "occ.mp4", num_frames=30, hidden=(12, 16))
     result = process_video(clip.path, FakePoseModel(), FakeDetector(), detect_every=3, smoothing="ema")
