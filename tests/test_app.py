@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 gradio_client = pytest.importorskip("gradio_client")
+from generators.captures import write_r3d  # noqa: E402
+from generators.scene import make_scene  # noqa: E402
 from generators.takes import make_take, write_zip  # noqa: E402
 from generators.videos import walking_video  # noqa: E402
 from generators.weights import write_rtmw3d, write_weights  # noqa: E402
@@ -192,6 +194,27 @@ def test_take_plays_back(served, tmp_path):
     again = load_take(tmp_path / "again.zip")
     np.testing.assert_array_equal(again.keypoints_3d, original.keypoints_3d)
     np.testing.assert_array_equal(again.keypoints_2d, original.keypoints_2d)
+
+
+@pytest.mark.parametrize("model", ["PoseKit", "RTMW3D-L"])
+def test_capture_endpoint(served, tmp_path, model):
+    scene = make_scene(num_frames=8, color_size=(160, 120), depth_size=(64, 48), fps=4.0)
+    capture = write_r3d(scene, tmp_path / "capture.r3d")
+    overlay, plot, summary, json_path, zip_path = served.predict(
+        handle_file(capture), model, 0.5, 0.3, False, "ema", 0.5, "lenient", 1.0, 1, api_name="/rgbd"
+    )
+    with av.open(_video_path(overlay)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 4  # 1 s at 4 fps: the first 4 of 8 frames
+    data = _document(json_path)
+    seq = PoseSequence.from_json(data["result"])
+    k = 19 if model == "PoseKit" else 133
+    assert data["source"]["format"] == "record3d" and data["source"]["depth_mode"] == "lenient"
+    assert seq.space_3d == "metric_depth" and seq.keypoints_3d.shape == (4, 1, k, 3)
+    assert np.isfinite(seq.keypoints_3d).any() and seq.image_size == (160, 120)
+    assert len(_plot(plot)["frames"]) == 4 and "record3d capture" in summary and "metric, from depth" in summary
+    names = _zip_names(zip_path)
+    assert {"results.json", "keypoints.csv", "overlay.mp4"} <= set(names)
+    assert any(n.startswith("take/PoseTake_") for n in names)  # both skeletons map to an app take
 
 
 # ---- Limits and bad uploads: friendly messages -------------------------------------------------------------

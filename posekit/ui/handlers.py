@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,12 @@ from posekit.drawing import draw_poses
 from posekit.images import read_image
 from posekit.limits import Limits
 from posekit.pipeline import export, plot3d
+from posekit.pipeline.captures.base import Capture, RGBDFrame
+from posekit.pipeline.captures.open import open_capture
 from posekit.pipeline.depth_sampler import DEPTH_MODES
+from posekit.pipeline.rgbd_pipeline import process_capture
 from posekit.pipeline.tracking import pick_main_box
-from posekit.pipeline.video_io import ReadBounds, VideoReader
+from posekit.pipeline.video_io import ReadBounds, VideoReader, VideoWriter
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
@@ -177,6 +180,11 @@ def infer_image(model: LoadedModel, image: np.ndarray, settings: Settings) -> Po
     Args:
         image: (H, W, 3) uint8 BGR.
     """
+    return estimate(model, image, settings)
+
+
+def estimate(model: LoadedModel, image: np.ndarray, settings: Settings) -> Poses:
+    """:func:`infer_image` without the GPU request (for use inside another inference handler)."""
     boxes, scores = select_people(*model.detector(image), settings.box_threshold, settings.single_person)
     if len(boxes) == 0:
         poses = Poses.empty(model.estimator.skeleton, with_3d=model.name != "PoseKit")
@@ -225,6 +233,76 @@ def infer_video(
         bbox_threshold=settings.box_threshold,
         progress=progress,
     )
+
+
+def _capture_frames(num_frames: int, fps: float | None, timing: Temporal) -> int:
+    """Frames of a capture within ``timing.max_duration_s`` from its start (all when the rate is unknown)."""
+    return num_frames if not fps else min(num_frames, max(1, math.ceil(timing.max_duration_s * fps)))
+
+
+class FirstFrames(Capture):
+    """The first ``count`` frames of an opened capture (the app's duration setting)."""
+
+    def __init__(self, capture: Capture, count: int) -> None:
+        self.capture = capture
+        self.info = replace(capture.info, num_frames=min(count, capture.info.num_frames))
+
+    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
+        end = self.info.num_frames if stop is None else min(stop, self.info.num_frames)
+        return self.capture.frames(start, end, step)
+
+    def close(self) -> None:
+        self.capture.close()
+
+
+def _capture_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
+    expected = kwargs.get("expected_frames", args[7] if len(args) > 7 else MAX_GPU_SECONDS)
+    per_frame = GPU_SECONDS_PER_FRAME.get(model.name, 0.1)
+    return int(min(MAX_GPU_SECONDS, 20 + expected * per_frame))
+
+
+@gpu(duration=_capture_gpu_seconds)
+def infer_capture(
+    model: LoadedModel,
+    path: str,
+    settings: Settings,
+    timing: Temporal,
+    depth_mode: str,
+    limits: Limits,
+    overlay: Path,
+    expected_frames: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[PoseSequence, Path]:
+    """The RGB-D pipeline over the capture's first ``timing.max_duration_s`` seconds, and its overlay video.
+
+    ``expected_frames`` only sizes the GPU time asked of ZeroGPU.
+    """
+    report = progress or (lambda fraction, message: None)
+    with open_capture(path, limits) as opened:
+        capture = FirstFrames(opened, _capture_frames(opened.info.num_frames, opened.info.fps, timing))
+        seq = process_capture(
+            capture,
+            lambda image: estimate(model, image, settings),
+            depth_mode=depth_mode,  # type: ignore[arg-type]
+            smoothing=timing.smoothing,  # type: ignore[arg-type]
+            smoothing_params={} if timing.smoothing == "none" else {"strength": timing.smoothing_strength},
+            min_keypoint_score=settings.keypoint_threshold,
+            limits=limits,
+            step=timing.frame_step,
+            progress=lambda done, total: report(0.85 * done / max(total, 1), f"poses: frame {done} of {total}"),
+        )
+        report(0.85, "drawing the overlay video")
+        fps = seq.estimated_fps() or 30.0
+        with VideoWriter(overlay, fps=fps, max_side=OVERLAY_MAX_SIDE) as writer:
+            for t, frame in enumerate(capture.frames(0, None, timing.frame_step)):
+                if t >= seq.num_frames:
+                    break
+                writer.write(
+                    draw_poses(frame.color, seq.frame(t), settings.keypoint_threshold),
+                    time=seq.timestamps[t] - seq.timestamps[0],
+                )
+            path_out = writer.close()
+    return seq, path_out
 
 
 @dataclass
@@ -369,7 +447,33 @@ class App:
     def _capture(
         self, file: str, settings: Settings, timing: Temporal, depth_mode: str, progress: gr.Progress
     ) -> Outputs:
-        raise ValueError("RGB-D captures are not supported yet.")
+        """Run the chosen model on the colour frames and lift the main person to metric 3D with the depth."""
+        with open_capture(file, self.limits) as capture:  # format, frames, duration, pixels: before decoding
+            info = capture.info
+            count = _capture_frames(info.num_frames, info.fps, timing)
+        expected = len(range(0, count, timing.frame_step))
+        loaded = self.registry.get(settings.model)
+        out = self.workdirs.new("capture")
+        start = time.perf_counter()
+        seq, overlay = infer_capture(loaded, file, settings, timing, depth_mode, self.limits, out / "overlay.mp4",
+                                     expected, _reporter(progress))  # fmt: skip
+        seconds = time.perf_counter() - start
+        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
+        found = int(seq.present[:, 0].sum()) if seq.num_people else 0
+        summary = _summary(
+            f"**{info.format} capture**: the main person found in **{found} of {seq.num_frames} frames** "
+            f"({_span(seq)}, {info.color_size[0]}×{info.color_size[1]} colour, depth "
+            f"{'×'.join(map(str, info.depth_size)) if info.depth_size else 'none'}) by {settings.model} in "
+            f"{seconds:.1f} s on {self.registry.device.upper()}; depth confidence: {depth_mode}; smoothing: "
+            f"{SMOOTHING_NAMES[timing.smoothing]}.",
+            seq.space_3d,
+            [_plot_note(seq.num_frames), seq.meta.get("3d", {}).get("keypoints_3d", "")],
+        )
+        source = {"kind": "rgbd-capture", "name": Path(file).name, "format": info.format, "depth_mode": depth_mode,
+                  **timing.to_dict()}  # fmt: skip
+        document = export.result_document(seq, _model_id(settings.model), source)
+        json_path, zip_path = self._write(out, document, seq, {"overlay.mp4": overlay}, _take_writer(seq))
+        return str(overlay), figure, summary, json_path, zip_path
 
     # ---- Shared ------------------------------------------------------------------------------------------
     def _write(
@@ -393,8 +497,10 @@ def _reporter(progress: gr.Progress) -> Callable[[float, str], None]:
 
 
 def _take_writer(result: Poses | PoseSequence) -> dict[str, Callable[[Path], Any]] | None:
-    """For PoseKit-schema results, an app-compatible take in the ZIP, named as the app names its exports."""
-    if result.skeleton.name != POSEKIT_COCO17_2.name:
+    """An app-compatible take for the ZIP, named as the app names its exports: for PoseKit-schema results, and
+    for RGB-D captures (whose metric 3D maps to the app's joints); not for RTMW3D's model-relative 3D, which
+    the app would show as if measured."""
+    if result.skeleton.name != POSEKIT_COCO17_2.name and result.space_3d != "metric_depth":
         return None
     seq = result if isinstance(result, PoseSequence) else PoseSequence.from_frames([result], [0.0])
     if seq.num_people == 0:
