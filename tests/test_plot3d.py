@@ -171,3 +171,18 @@ def test_sequence_payload_bound_for_wholebody_crowds():
     assert len(fig.to_json()) < 1_000_000
     short = plot3d.sequence_figure(_sequence(POSEKIT_COCO17_2, t=5))
     assert len(short.frames) == 5 and "5 frames" in short.layout.title.text
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_upright_turns_a_sideways_phone_recording(degrees):
+    seq = _sequence(POSEKIT_COCO17_2, t=6)
+    sideways = plot3d._turn(seq.keypoints_3d, degrees)
+    turn = plot3d.upright_turn(sideways, POSEKIT_COCO17_2)
+    np.testing.assert_allclose(plot3d._turn(sideways, turn), seq.keypoints_3d, atol=1e-12)
+    seq.keypoints_3d = sideways
+    fig = plot3d.sequence_figure(seq, upright=True)
+    joints = fig.data[1]
+    head, ankle = POSEKIT_COCO17_2.index("Nose"), POSEKIT_COCO17_2.index("L-Ankle")
+    assert joints.z[head] > joints.z[ankle]  # standing, whatever the phone's orientation
+    assert ("turned" in fig.layout.title.text) == (degrees != 0)
+    assert "turned" not in plot3d.sequence_figure(seq).layout.title.text  # off unless asked

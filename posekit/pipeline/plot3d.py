@@ -96,6 +96,7 @@ def sequence_figure(
     max_frames: int = 60,
     max_joints: int = 20_000,
     title: str | None = None,
+    upright: bool = False,
 ) -> go.Figure:
     """An animated 3D figure of a sequence, with play/pause and a frame slider.
 
@@ -106,6 +107,9 @@ def sequence_figure(
         max_joints: at most this many joints over all shown frames (frames x people x keypoints), the
             payload bound for long multi-person whole-body sequences.
         title: optional title; a note on subsampling is appended.
+        upright: turn the view about the camera's optical axis by a multiple of 90 degrees so that the people
+            stand up (:func:`upright_turn`): phones record in the sensor's orientation, so a take or capture
+            filmed in portrait lies on its side. The figure says when it turned.
     """
     if sequence.keypoints_3d is None:
         return message_figure("No 3D in this sequence (a 2D-only model on a plain video).")
@@ -113,10 +117,14 @@ def sequence_figure(
     if t == 0 or p == 0:
         return message_figure("No person found in this sequence.")
     shown = subsample(t, max(1, min(max_frames, max_joints // (p * k))))
-    points = _masked_display(sequence.keypoints_3d[shown], sequence.scores[shown], keypoint_threshold)
+    camera = sequence.keypoints_3d[shown]
+    turn = upright_turn(camera, sequence.skeleton) if upright else 0
+    points = _masked_display(_turn(camera, turn), sequence.scores[shown], keypoint_threshold)
     if not np.isfinite(points).any():
         return message_figure("No 3D joints above the keypoint threshold in this sequence.")
     note = f"every {_step_text(shown)} frame: {len(shown)} of {t} shown" if len(shown) < t else f"{t} frames"
+    if turn:
+        note += f"; view turned {turn}° to stand upright"
     skeleton, ids = sequence.skeleton, sequence.track_ids
     first = _people_traces(points[0], skeleton, ids)
     fig = go.Figure(data=first)
@@ -125,6 +133,38 @@ def sequence_figure(
     _layout(fig, points, f"{title} ({note})" if title else note)
     _animation_controls(fig, shown, times, sequence.estimated_fps())
     return fig
+
+
+def upright_turn(points: np.ndarray, skeleton: Skeleton) -> int:
+    """Degrees (0, 90, 180 or 270) to turn camera-frame points about the optical axis so the body is upright.
+
+    The body's up direction is the mean of mid-shoulders minus mid-hips (COCO indices 5, 6, 11, 12, shared by
+    both skeletons) in the image plane; the turn is the multiple of 90 degrees that brings it nearest to up
+    (-y), so a person leaning or lying in an upright picture is left as they are. 0 when it cannot tell.
+
+    Args:
+        points: (..., K, 3) camera-frame metres, NaN where unknown.
+    """
+    if skeleton.num_keypoints < 17:
+        return 0
+    with np.errstate(invalid="ignore"):
+        up = (points[..., [5, 6], :2].mean(axis=-2) - points[..., [11, 12], :2].mean(axis=-2)).reshape(-1, 2)
+    up = up[np.isfinite(up).all(axis=1)]
+    if not len(up) or not np.linalg.norm(up.mean(axis=0)) > 1e-6:
+        return 0
+    x, y = up.mean(axis=0)
+    # Angle of the body's up vector, clockwise on the screen from the image's up (-y).
+    angle = np.degrees(np.arctan2(x, -y))
+    return int(-round(angle / 90.0) * 90) % 360
+
+
+def _turn(points: np.ndarray, degrees: int) -> np.ndarray:
+    """Turn (..., 3) camera-frame points about the optical axis (z) by ``degrees`` clockwise on the screen."""
+    if not degrees:
+        return points
+    c, s = {90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
+    x, y = points[..., 0], points[..., 1]
+    return np.stack([c * x - s * y, s * x + c * y, points[..., 2]], axis=-1)
 
 
 def _masked_display(points: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -428,7 +428,7 @@ class App:
     def _take(self, file: str, settings: Settings) -> Outputs:
         """Play a take back as the phone recorded it: its own 3D, no model, no GPU, no network."""
         seq = load_take(file, self.limits)
-        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
+        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
         meta = seq.meta
         device = f" on {meta['deviceModel']}" if meta.get("deviceModel") else ""
         summary = _summary(
@@ -458,7 +458,7 @@ class App:
         seq, overlay = infer_capture(loaded, file, settings, timing, depth_mode, self.limits, out / "overlay.mp4",
                                      expected, _reporter(progress))  # fmt: skip
         seconds = time.perf_counter() - start
-        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
+        figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
         found = int(seq.present[:, 0].sum()) if seq.num_people else 0
         summary = _summary(
             f"**{info.format} capture**: the main person found in **{found} of {seq.num_frames} frames** "
