@@ -113,6 +113,11 @@ def test_api_endpoints_are_named(served):
     assert params[:2] == ["video", "model"] and "smoothing" in params and "frame_step" in params
 
 
+def test_unavailable_model_says_so(served, small_image):  # before the RTMW3D-X test writes its weights
+    message = _error(served, handle_file(small_image), "RTMW3D-X", api_name="/image")
+    assert "RTMW3D-X model is unavailable" in message and "POSEKIT_WEIGHTS_DIR" in message
+
+
 @pytest.mark.parametrize(("model", "skeleton", "k"), [("RTMW3D-L", "coco_wholebody", 133), ("PoseKit", "COCO17+2", 19)])
 def test_image_endpoint(served, small_image, model, skeleton, k):
     overlay, plot, summary, json_path, zip_path = served.predict(
@@ -227,11 +232,6 @@ def test_missing_inputs_and_bad_settings(served, small_image):
     assert "OpenPose" in _error(served, handle_file(small_image), "OpenPose", api_name="/image")
     message = _error(served, handle_file(TAKE), "PoseKit", 0.5, 0.3, False, "gaussian", api_name="/rgbd")
     assert "gaussian" in message
-
-
-def test_unavailable_model_says_so(served, small_image):
-    message = _error(served, handle_file(small_image), "RTMW3D-X", api_name="/image")
-    assert "RTMW3D-X model is unavailable" in message and "POSEKIT_WEIGHTS_DIR" in message
 
 
 def test_image_limits(served, tmp_path):

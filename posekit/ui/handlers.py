@@ -348,7 +348,7 @@ class App:
                 f"in {seconds:.2f} s on {self.registry.device.upper()}.",
                 poses.space_3d,
             )
-            json_path, zip_path = self._write(out, document, poses, {"overlay.jpg": overlay})
+            json_path, zip_path = self._write(out, document, poses, {"overlay.jpg": overlay}, _take_writer(poses))
             return str(overlay), figure, summary, json_path, zip_path
 
     # ---- Video -------------------------------------------------------------------------------------------

@@ -190,8 +190,10 @@ def _result_components(prefix: str) -> list[gr.components.Component]:
     summary = gr.Markdown(elem_id=f"{prefix}-summary")
     with gr.Row():
         json_file = gr.File(label="Results (JSON)", elem_id=f"{prefix}-json", interactive=False)
-        zip_file = gr.File(label="Results (ZIP: JSON, CSV, overlay, take)", elem_id=f"{prefix}-zip",
-                           interactive=False)  # fmt: skip
+        zip_file = gr.File(
+            label="Results (ZIP: JSON, CSV, overlay; an iPhone take for PoseKit and captures)",
+            elem_id=f"{prefix}-zip", interactive=False,
+        )  # fmt: skip
     return [plot, summary, json_file, zip_file]
 
 
