@@ -8,6 +8,7 @@ have known shapes. Every limit and bad upload must come back as a readable messa
 from __future__ import annotations
 
 import json
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from posekit.sequence import PoseSequence  # noqa: E402
 from posekit.takes import load_take  # noqa: E402
 from posekit.ui import create_demo  # noqa: E402
 from posekit.ui.files import WorkDirs, rgbd_kind  # noqa: E402
-from posekit.ui.handlers import Settings, Temporal, select_people  # noqa: E402
+from posekit.ui.handlers import Progress, Settings, Temporal, _video_gpu_seconds, select_people  # noqa: E402
 from posekit.ui.models import ModelRegistry, ModelUnavailableError  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -376,3 +377,17 @@ def test_registry_reports_and_retries():
     assert loaded.detector == "detector" and registry.status_markdown() == ""
     with pytest.raises(ModelUnavailableError, match="unknown model"):
         registry.get("nope")
+
+
+def test_gpu_handler_arguments_pickle_light():
+    """ZeroGPU pickles a GPU handler's arguments into a forked worker: a model must travel as a reference."""
+    estimator = np.zeros(10_000_000, np.uint8)  # stands in for hundreds of megabytes of weights
+    registry = ModelRegistry({"PoseKit": lambda device: estimator}, detector_loader=lambda d: "det", device="cpu")
+    loaded = registry.get("PoseKit")
+    args = (loaded, "clip.mp4", Settings("PoseKit"), Temporal(), LIMITS, Path("overlay.mp4"))
+    data = pickle.dumps((args, {"expected_frames": 90, "progress": Progress()}))
+    assert len(data) < 10_000
+    (back, kwargs) = pickle.loads(data)
+    assert back[0] is loaded and back[2:5] == args[2:5] and kwargs["expected_frames"] == 90
+    assert _video_gpu_seconds(*args, expected_frames=90) == int(20 + 90 * 0.04)
+    assert _video_gpu_seconds(*args, expected_frames=100_000) == 240

@@ -170,7 +170,12 @@ def select_people(
 
 
 def _image_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
+    """ZeroGPU's duration for one image: short (the model is loaded already)."""
     return 30 if model.name == "RTMW3D-X" else 20
+
+
+def _sequence_gpu_seconds(model: LoadedModel, expected_frames: int) -> int:
+    return int(min(MAX_GPU_SECONDS, 20 + expected_frames * GPU_SECONDS_PER_FRAME.get(model.name, 0.1)))
 
 
 @gpu(duration=_image_gpu_seconds)
@@ -195,10 +200,9 @@ def estimate(model: LoadedModel, image: np.ndarray, settings: Settings) -> Poses
     return poses
 
 
-def _video_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
-    expected = kwargs.get("expected_frames", args[5] if len(args) > 5 else MAX_GPU_SECONDS)
-    per_frame = GPU_SECONDS_PER_FRAME.get(model.name, 0.1)
-    return int(min(MAX_GPU_SECONDS, 20 + expected * per_frame))
+def _video_gpu_seconds(model: LoadedModel, *args: Any, expected_frames: int, **kwargs: Any) -> int:
+    """ZeroGPU's dynamic duration: called with :func:`infer_video`'s arguments."""
+    return _sequence_gpu_seconds(model, expected_frames)
 
 
 @gpu(duration=_video_gpu_seconds)
@@ -255,10 +259,9 @@ class FirstFrames(Capture):
         self.capture.close()
 
 
-def _capture_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
-    expected = kwargs.get("expected_frames", args[7] if len(args) > 7 else MAX_GPU_SECONDS)
-    per_frame = GPU_SECONDS_PER_FRAME.get(model.name, 0.1)
-    return int(min(MAX_GPU_SECONDS, 20 + expected * per_frame))
+def _capture_gpu_seconds(model: LoadedModel, *args: Any, expected_frames: int, **kwargs: Any) -> int:
+    """ZeroGPU's dynamic duration: called with :func:`infer_capture`'s arguments."""
+    return _sequence_gpu_seconds(model, expected_frames)
 
 
 @gpu(duration=_capture_gpu_seconds)
@@ -378,8 +381,8 @@ class App:
             loaded = self.registry.get(settings.model)
             out = self.workdirs.new("video")
             start = time.perf_counter()
-            result = infer_video(loaded, video, settings, timing, self.limits, out / "overlay.mp4", expected,
-                                 _reporter(progress))  # fmt: skip
+            result = infer_video(loaded, video, settings, timing, self.limits, out / "overlay.mp4",
+                                 expected_frames=expected, progress=Progress())  # fmt: skip
             seconds = time.perf_counter() - start
             seq = result.sequence
             figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
@@ -423,7 +426,8 @@ class App:
                 raise ValueError(f"depth mode: expected one of {list(DEPTH_MODES)}, got {depth_mode!r}")
             if rgbd_kind(file, self.limits) == "take":
                 return self._take(file, settings)
-            return self._capture(file, settings, timing, depth_mode, progress)
+            progress(0.0, desc="Opening the capture")
+            return self._capture(file, settings, timing, depth_mode)
 
     def _take(self, file: str, settings: Settings) -> Outputs:
         """Play a take back as the phone recorded it: its own 3D, no model, no GPU, no network."""
@@ -444,9 +448,7 @@ class App:
         json_path, zip_path = self._write(out, document, seq, {}, _take_writer(seq))
         return None, figure, summary, json_path, zip_path
 
-    def _capture(
-        self, file: str, settings: Settings, timing: Temporal, depth_mode: str, progress: gr.Progress
-    ) -> Outputs:
+    def _capture(self, file: str, settings: Settings, timing: Temporal, depth_mode: str) -> Outputs:
         """Run the chosen model on the colour frames and lift the main person to metric 3D with the depth."""
         with open_capture(file, self.limits) as capture:  # format, frames, duration, pixels: before decoding
             info = capture.info
@@ -456,7 +458,7 @@ class App:
         out = self.workdirs.new("capture")
         start = time.perf_counter()
         seq, overlay = infer_capture(loaded, file, settings, timing, depth_mode, self.limits, out / "overlay.mp4",
-                                     expected, _reporter(progress))  # fmt: skip
+                                     expected_frames=expected, progress=Progress())  # fmt: skip
         seconds = time.perf_counter() - start
         figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
         found = int(seq.present[:, 0].sum()) if seq.num_people else 0
@@ -489,11 +491,15 @@ class App:
         return str(json_path), str(zip_path)
 
 
-def _reporter(progress: gr.Progress) -> Callable[[float, str], None]:
-    def report(fraction: float, message: str) -> None:
-        progress(fraction, desc=message)
+class Progress:
+    """``progress(fraction, message)`` for the library's pipelines, shown as the request's Gradio progress bar.
 
-    return report
+    Stateless, so it pickles into a ZeroGPU worker (a closure would not); each call reaches the running
+    request through Gradio's context.
+    """
+
+    def __call__(self, fraction: float, message: str) -> None:
+        gr.Progress()(fraction, desc=message)
 
 
 def _take_writer(result: Poses | PoseSequence) -> dict[str, Callable[[Path], Any]] | None:

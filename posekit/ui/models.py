@@ -7,8 +7,10 @@ network may be back).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,19 +29,39 @@ class ModelUnavailableError(RuntimeError):
     """A model that could not be loaded; the message says which and why (shown in the UI as is)."""
 
 
+_REGISTRIES: weakref.WeakValueDictionary[int, ModelRegistry] = weakref.WeakValueDictionary()
+_KEYS = itertools.count()
+
+
 @dataclass
 class LoadedModel:
     """A ready model.
+
+    Pickling a ``LoadedModel`` sends only its registry's key and its name, and unpickling looks it up again:
+    ZeroGPU pickles a GPU handler's arguments into a worker forked from this process, which already holds the
+    loaded models, so hundreds of megabytes of weights never go through the pipe.
 
     Attributes:
         name: one of :data:`MODEL_NAMES`.
         estimator: ``estimator(image_bgr, bboxes=...) -> Poses`` and ``estimator.predict_batch``.
         detector: the person detector, ``detector(image_bgr) -> (boxes (M, 4), scores (M,))``.
+        registry_key: the key of the :class:`ModelRegistry` that loaded it.
     """
 
     name: str
     estimator: Any
     detector: Any
+    registry_key: int = -1
+
+    def __reduce__(self) -> tuple[Any, tuple[int, str]]:
+        return _loaded_model, (self.registry_key, self.name)
+
+
+def _loaded_model(registry_key: int, name: str) -> LoadedModel:
+    registry = _REGISTRIES.get(registry_key)
+    if registry is None:
+        raise ModelUnavailableError(f"the model registry that loaded {name} is gone")
+    return registry.get(name)
 
 
 Loader = Callable[[str], Any]
@@ -91,6 +113,8 @@ class ModelRegistry:
         self._detector: Any = None
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.key = next(_KEYS)
+        _REGISTRIES[self.key] = self
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -136,7 +160,7 @@ class ModelRegistry:
                     estimator = self.loaders[name](self.device)
                     # RTMPose3D brings its own RTMDet-M; the other models share the first one loaded.
                     detector = getattr(estimator, "person_detector", None) or self._get_detector()
-                    self._models[name] = LoadedModel(name, estimator, detector)
+                    self._models[name] = LoadedModel(name, estimator, detector, self.key)
                     self._errors.pop(name, None)
                 except Exception as exc:  # weights missing, corrupt, unreachable hub, missing module...
                     log.warning("model %s could not be loaded: %s", name, exc)
