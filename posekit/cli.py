@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--max-people", type=_positive_int, default=None, help="at most this many people per image")
 
-    video = parser.add_argument_group("video")
+    video = parser.add_argument_group("videos and captures")
     video.add_argument(
         "--detect-every",
         type=_positive_int,
@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument(
         "--smoothing",
         choices=("one_euro", "ema", "none"),
-        default="one_euro",
-        help="temporal smoothing of each person's keypoints (One-Euro, the PoseKit app's EMA, none)",
+        default=None,
+        help="temporal smoothing of each person's keypoints: One-Euro, the PoseKit app's EMA, or none "
+        "(default: one_euro for videos, ema for captures as on the phone)",
     )
     video.add_argument(
         "--smoothing-strength",
@@ -146,8 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="downscale frames to this longest side (pixels) for the models; results stay in original pixels",
     )
-    video.add_argument("--stride", type=_positive_int, default=1, help="keep one frame in N")
+    video.add_argument("--stride", type=_positive_int, default=1, help="keep one frame in N (videos and captures)")
     video.add_argument("--target-fps", type=_positive_float, default=None, help="keep frames at most this rate")
+    video.add_argument(
+        "--depth-mode",
+        choices=("strict", "balanced", "lenient"),
+        default="balanced",
+        help="captures: how far the PoseKit app's depth sampler may look for a confident depth sample",
+    )
     video.add_argument("--overlay-max-side", type=_positive_int, default=1920, help="longest side of overlay videos")
 
     misc = parser.add_argument_group("other")
@@ -333,19 +340,29 @@ class Reporter:
         return report
 
 
-def _detect_boxes(detector: Any, image: Any, args: argparse.Namespace) -> Any:
+def estimate_image(image: Any, models: Models, args: argparse.Namespace) -> Any:
+    """Poses of one BGR image with the options of the command line (detector, thresholds, people kept)."""
     import numpy as np
 
     from posekit.pipeline.tracking import pick_main_box
 
-    boxes, scores = detector(image)
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, np.float32).reshape(-1)
-    keep = np.flatnonzero(scores >= args.bbox_threshold)
-    keep = keep[np.argsort(-scores[keep], kind="stable")][: args.max_people]
-    if args.single_person and len(keep):
-        keep = keep[[pick_main_box(boxes[keep], scores[keep])]]
-    return boxes[keep]
+    model, detector = models.estimator(), models.detector()
+    boxes = None
+    if detector is not None:
+        found, scores = detector(image)
+        found = np.asarray(found, np.float32).reshape(-1, 4)
+        scores = np.asarray(scores, np.float32).reshape(-1)
+        keep = np.flatnonzero(scores >= args.bbox_threshold)
+        keep = keep[np.argsort(-scores[keep], kind="stable")][: args.max_people]
+        if args.single_person and len(keep):
+            keep = keep[[pick_main_box(found[keep], scores[keep])]]
+        boxes = found[keep]
+    poses = model(image, bboxes=boxes)
+    if args.single_person and len(poses) > 1:
+        return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores))
+    if args.max_people is not None and len(poses) > args.max_people:
+        return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[: args.max_people])
+    return poses
 
 
 def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
@@ -354,17 +371,10 @@ def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs
     from posekit.drawing import draw_poses
     from posekit.images import read_image
     from posekit.pipeline.export import atomic_write, result_document, write_json, write_results_zip
-    from posekit.pipeline.tracking import pick_main_box
 
     limits.check_file(path)
     image = read_image(path, max_pixels=limits.max_image_pixels)
-    model, detector = models.estimator(), models.detector()
-    boxes = None if detector is None else _detect_boxes(detector, image, args)
-    poses = model(image, bboxes=boxes)
-    if args.single_person and len(poses) > 1:
-        poses = poses.select(pick_main_box(poses.bboxes, poses.bbox_scores))
-    elif args.max_people is not None and len(poses) > args.max_people:
-        poses = poses.select(list(range(args.max_people)))
+    poses = estimate_image(image, models, args)
     stem = out.stem(path)
     h, w = image.shape[:2]
     doc = result_document(poses, args.model, {"kind": "image", "file": path.name, "width": w, "height": h})
@@ -401,7 +411,7 @@ def run_video(
         detect_every=args.detect_every,
         batch_size=args.batch_size,
         single_person=args.single_person,
-        smoothing=args.smoothing,
+        smoothing=args.smoothing or "one_euro",
         smoothing_strength=args.smoothing_strength,
         max_frames=args.max_frames,
         max_duration_s=args.max_duration,
@@ -428,21 +438,15 @@ def run_video(
     if args.zip:
         written.append(write_results_zip(out.folder / f"{stem}.zip", doc, result.sequence, files=files))
     seq = result.sequence
-    reporter.say(
-        f"{path.name}: {seq.num_frames} frames, {seq.num_people} people, {result.frames_per_second:.1f} frames/s"
-    )
+    people = f"{seq.num_people} {'person' if seq.num_people == 1 else 'people'}"
+    reporter.say(f"{path.name}: {seq.num_frames} frames, {people}, {result.frames_per_second:.1f} frames/s")
     return written
 
 
 def run_take(path: Path, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
     from posekit.pipeline.export import result_document, write_json, write_results_zip
+    from posekit.takes import load_take
 
-    try:
-        from posekit.takes import load_take
-    except ImportError as exc:
-        raise Unavailable(
-            f"{path.name}: reading PoseKit takes is not available in this installation yet ({exc})"
-        ) from exc
     seq = load_take(path, limits)
     stem = out.stem(path)
     doc = result_document(seq, "iphone-take", {"kind": "take", "file": path.name})
@@ -455,22 +459,32 @@ def run_take(path: Path, args: argparse.Namespace, out: Outputs, limits: Limits)
 def run_capture(
     path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
 ) -> list[Path]:
+    from posekit.pipeline.captures.open import open_capture
     from posekit.pipeline.export import result_document, write_json, write_results_zip
+    from posekit.pipeline.rgbd_pipeline import process_capture
+    from posekit.video import smoothing_params
 
-    try:
-        from posekit.pipeline.captures.open import open_capture
-        from posekit.pipeline.rgbd_pipeline import process_capture
-    except ImportError as exc:
-        raise Unavailable(f"{path.name}: RGB-D captures are not available in this installation yet ({exc})") from exc
-    capture = open_capture(path, limits=limits)
-    seq = process_capture(
-        capture, models.estimator(), detector=models.detector(), progress=reporter.progress(path.name)
-    )
+    method = args.smoothing or "ema"  # the PoseKit app's smoothing, as on the phone
+    report = reporter.progress(path.name)
+    with open_capture(path, limits=limits) as capture:
+        seq = process_capture(
+            capture,
+            lambda image: estimate_image(image, models, args),
+            depth_mode=args.depth_mode,
+            smoothing=method,
+            min_keypoint_score=args.keypoint_threshold,
+            limits=limits,
+            progress=lambda done, total: report(done / max(total, 1), f"{done} of {total} frames"),
+            smoothing_params=smoothing_params(method, args.smoothing_strength),
+            step=args.stride,
+        )
+        source = {"kind": "capture", "file": path.name, "format": capture.info.format}
     stem = out.stem(path)
-    doc = result_document(seq, args.model, {"kind": "capture", "file": path.name})
+    doc = result_document(seq, args.model, source)
     written = [write_json(doc, out.folder / f"{stem}.json")]
     if args.zip:
         written.append(write_results_zip(out.folder / f"{stem}.zip", doc, seq))
+    reporter.say(f"{path.name}: {seq.num_frames} frames, metric 3D from the depth maps")
     return written
 
 

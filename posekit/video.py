@@ -33,6 +33,7 @@ import numpy as np
 from posekit.coords import scale_intrinsics
 from posekit.drawing import draw_poses
 from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.pipeline.smoothing import smooth_pose_sequence
 from posekit.pipeline.tracking import Tracker, boxes_from_keypoints, pick_main_box, select_main_track
 from posekit.pipeline.video_io import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter
 from posekit.poses import Poses
@@ -244,19 +245,25 @@ def _expected_frames(info: VideoInfo, bounds: ReadBounds) -> int | None:
     return max(1, min(frames, bounds.max_frames or frames))
 
 
-def _smooth(sequence: PoseSequence, method: str, strength: float | None) -> PoseSequence:
-    from posekit.pipeline.smoothing import smooth_pose_sequence
+def smoothing_params(method: str, strength: float | None) -> dict[str, float]:
+    """Parameters of :mod:`posekit.pipeline.smoothing` for a method and one 0..1 strength knob.
 
-    if method == "none":
-        return sequence
+    ``strength`` None gives the method's defaults (One-Euro 0.5; EMA the PoseKit app's alpha 0.55). For EMA,
+    alpha = 1.1 x strength (capped at 0.95), so 0.5 is the app's value; for One-Euro see
+    :func:`~posekit.pipeline.smoothing.one_euro_params`.
+
+    Raises:
+        ValueError: an unknown method or a strength outside 0..1.
+    """
+    if method not in SMOOTHING_METHODS:
+        raise ValueError(f"smoothing: expected one of {SMOOTHING_METHODS}, got {method!r}")
     if strength is not None and not 0.0 <= strength <= 1.0:
         raise ValueError(f"smoothing_strength: expected a number in 0..1 (or None for the default), got {strength}")
+    if method == "none" or strength is None:
+        return {}
     if method == "ema":
-        # 0.5 gives the PoseKit app's alpha of 0.55; 1 the heaviest smoothing that still follows motion.
-        params = {} if strength is None else {"alpha": min(0.95, 1.1 * strength)}
-    else:
-        params = {} if strength is None else {"strength": strength}
-    return smooth_pose_sequence(sequence, method, **params)  # type: ignore[arg-type]
+        return {"alpha": min(0.95, 1.1 * strength)}
+    return {"strength": strength}
 
 
 def _build_sequence(
@@ -354,8 +361,7 @@ def process_video(
         raise ValueError(f"detect_every: expected an integer >= 1, got {detect_every}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size}")
-    if smoothing not in SMOOTHING_METHODS:
-        raise ValueError(f"smoothing: expected one of {SMOOTHING_METHODS}, got {smoothing!r}")
+    smoothing_options = smoothing_params(smoothing, smoothing_strength)
     if max_people is not None and max_people < 1:
         raise ValueError(f"max_people: expected an integer >= 1 or None, got {max_people}")
     report = progress or (lambda fraction, message: None)
@@ -416,7 +422,7 @@ def process_video(
         sequence = sequence.people([select_main_track(sequence, keypoint_threshold)])
     report(share, "smoothing")
     with timings("smooth"):
-        sequence = _smooth(sequence, smoothing, smoothing_strength)
+        sequence = smooth_pose_sequence(sequence, smoothing, **smoothing_options)
 
     written = None
     if overlay_path is not None:

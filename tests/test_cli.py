@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -95,6 +96,24 @@ def test_video_with_detector_every_k_frames(fake_models, inputs, tmp_path, capsy
     assert (out / "walk_overlay.mp4").stat().st_size > 0
 
 
+def test_real_posekit_model_with_random_weights(inputs, tmp_path, capsys, monkeypatch):
+    from posekit.checkpoints import save_safetensors
+    from posekit.models.posekit_net import PoseKitNet
+    from posekit.posekit_detector import SAFETENSORS_NAME
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    save_safetensors(PoseKitNet().state_dict(), weights / SAFETENSORS_NAME)
+    monkeypatch.setenv("POSEKIT_WEIGHTS_DIR", str(weights))
+    out = tmp_path / "out"
+    code = cli.main([str(inputs["image"]), str(inputs["video"]), "-o", str(out), "--model", "posekit",
+                     "--device", "cpu", "--max-frames", "4", "-q"])  # fmt: skip
+    assert code == 0 and not _errors(capsys)
+    seq = read_result(out / "walk.json")
+    assert seq.num_frames == 4 and seq.skeleton.name == "COCO17+2" and seq.image_size == (320, 240)
+    assert len(read_result(out / "frame0.json")) <= 1
+
+
 def test_bad_inputs_are_one_line_each_and_the_rest_still_runs(fake_models, inputs, tmp_path, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()
@@ -148,6 +167,39 @@ def test_takes_and_captures_are_recognised(inputs, tmp_path):
     (tmp_path / "scan.r3d").write_bytes(b"")
     assert cli.input_kind(tmp_path / "scan.r3d") == "capture"
     assert cli.input_kind(inputs["images"]) == "images" and cli.input_kind(inputs["video"]) == "video"
+
+
+def test_take_is_exported_as_it_is(tmp_path, capsys):
+    from generators.takes import make_take, write_zip
+
+    take = write_zip(tmp_path / "PoseTake.zip", make_take(num_frames=12))
+    assert cli.main([str(take), "-o", str(tmp_path / "out"), "--zip"]) == 0 and not _errors(capsys)
+    seq = read_result(tmp_path / "out" / "PoseTake.json")
+    assert seq.num_frames == 12 and seq.space_3d == "phone"
+    with zipfile.ZipFile(tmp_path / "out" / "PoseTake.zip") as z:
+        assert set(z.namelist()) == {"results.json", "keypoints.csv"}
+
+
+def _generic_capture(path: Path, frames: int = 6) -> Path:
+    """A generic RGB-D ZIP: the drawn figure walking in front of a flat 2 m depth."""
+    size = (200, 160)
+    boxes = walking_boxes(frames, size)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("intrinsics.json", json.dumps({"fx": 180.0, "fy": 180.0, "cx": 100.0, "cy": 80.0,
+                                                  "width": size[0], "height": size[1], "fps": 10}))  # fmt: skip
+        for i in range(frames):
+            z.writestr(f"color/{i:06d}.png", cv2.imencode(".png", draw_frame(size, boxes[i]))[1].tobytes())
+            z.writestr(f"depth/{i:06d}.png", cv2.imencode(".png", np.full((40, 50), 2000, np.uint16))[1].tobytes())
+    return path
+
+
+def test_rgbd_capture_gets_metric_3d(fake_models, tmp_path, capsys):
+    capture = _generic_capture(tmp_path / "scan.zip")
+    assert cli.main([str(capture), "-o", str(tmp_path / "out"), "--model", "posekit"]) == 0 and not _errors(capsys)
+    seq = read_result(tmp_path / "out" / "scan.json")
+    assert seq.num_frames == 6 and seq.space_3d == "metric_depth"
+    z = seq.keypoints_3d[..., 2]
+    np.testing.assert_allclose(z[np.isfinite(z)], 2.0, atol=0.05)
 
 
 def test_no_people_is_a_result_not_an_error(fake_models, tmp_path, capsys):

@@ -397,6 +397,7 @@ class VideoReader:
         b, name, fps = self.bounds, self.path.name, self.info.fps or 30.0
         orient: _Orientation | None = None
         decoded = kept = 0
+        shifted = False
         first_time = last_time = last_kept_time = None
         frames = container.decode(stream)
         while True:
@@ -426,7 +427,10 @@ class VideoReader:
             if time is None:  # some AVI streams carry no pts: count frames at the nominal rate
                 time = (last_time + 1.0 / fps) if last_time is not None else self.info.start_s
             elif last_time is not None and time <= last_time:
-                self._warn(f"{name}: frame {decoded}'s time ({time:.6f} s) is not after the previous one; shifted")
+                if not shifted:
+                    self._warn(f"{name}: frame {decoded}'s time ({time:.6f} s) is not after the previous frame's; "
+                               "such times are moved just after it")  # fmt: skip
+                shifted = True
                 time = last_time + 1e-6
             index, decoded = decoded, decoded + 1
             first_time = time if first_time is None else first_time
