@@ -480,8 +480,9 @@ def mlmodelc_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         conv = convs[module_name]
         weight = np.asarray(consts.get(weight_name, op.line))
         if tuple(weight.shape) != tuple(conv.weight.shape):
+            const_where = program.where(program.consts[weight_name].line)
             raise CoreMLError(
-                f"{where}: unsupported shape {list(weight.shape)} of {weight_name}; "
+                f"{const_where}: unsupported shape {list(weight.shape)} of {weight_name}; "
                 f"{module_name} needs {list(conv.weight.shape)}"
             )
         stride = _int_pair(op, consts, "strides", 1)
@@ -499,8 +500,9 @@ def mlmodelc_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         if "bias" in op.args:
             bias = np.asarray(consts.get(op.args["bias"], op.line))
             if conv.bias is None or tuple(bias.shape) != (conv.out_channels,):
+                bias_where = program.where(program.consts[op.args["bias"]].line)
                 raise CoreMLError(
-                    f"{where}: unsupported bias of shape {list(bias.shape)} for {module_name}, "
+                    f"{bias_where}: unsupported bias of shape {list(bias.shape)} for {module_name}, "
                     f"which has {'no bias' if conv.bias is None else [conv.out_channels]}"
                 )
             out[f"{module_name}.bias"] = torch.from_numpy(bias.astype(np.float32))
