@@ -40,7 +40,7 @@ from posekit.takes import load_take, save_take
 from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
 from posekit.ui.gpu import gpu
 from posekit.ui.models import LoadedModel, ModelRegistry, ModelUnavailableError
-from posekit.video import VideoResult, process_video
+from posekit.video import VideoResult, process_video, smoothing_params
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def infer_capture(
             lambda image: estimate(model, image, settings),
             depth_mode=depth_mode,  # type: ignore[arg-type]
             smoothing=timing.smoothing,  # type: ignore[arg-type]
-            smoothing_params={} if timing.smoothing == "none" else {"strength": timing.smoothing_strength},
+            smoothing_params=smoothing_params(timing.smoothing, timing.smoothing_strength),  # as for videos
             min_keypoint_score=settings.keypoint_threshold,
             limits=limits,
             step=timing.frame_step,
