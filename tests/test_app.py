@@ -32,8 +32,9 @@ from posekit.sequence import PoseSequence  # noqa: E402
 from posekit.takes import load_take  # noqa: E402
 from posekit.ui import create_demo  # noqa: E402
 from posekit.ui.files import WorkDirs, rgbd_kind  # noqa: E402
-from posekit.ui.handlers import Progress, Settings, Temporal, _video_gpu_seconds, select_people  # noqa: E402
+from posekit.ui.inference import Progress, _video_gpu_seconds, select_people  # noqa: E402
 from posekit.ui.models import ModelRegistry, ModelUnavailableError  # noqa: E402
+from posekit.ui.settings import Settings, Temporal  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TAKE = ASSETS / "rgbd" / "PoseTake_2025-01-01T120000Z.zip"

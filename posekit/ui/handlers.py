@@ -3,44 +3,39 @@ decoding), decode once to BGR, run the model, and produce the overlay, the 3D fi
 result files.
 
 Each public handler returns ``(overlay, figure, summary, json_path, zip_path)`` and raises only
-``gr.Error`` with a message meant for people (never a traceback). Inference runs in the ``infer_*``
-functions, the only ones that ask ZeroGPU for a GPU.
+``gr.Error`` with a message meant for people (never a traceback). Inference runs in
+:mod:`posekit.ui.inference`, the only functions that ask ZeroGPU for a GPU; a take's playback needs none.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import gradio as gr
-import numpy as np
 import plotly.graph_objects as go
 
 from posekit.drawing import draw_poses
 from posekit.images import read_image
 from posekit.limits import Limits
 from posekit.pipeline import export, plot3d
-from posekit.pipeline.captures.base import Capture, RGBDFrame
 from posekit.pipeline.captures.open import open_capture
 from posekit.pipeline.depth_sampler import DEPTH_MODES
-from posekit.pipeline.rgbd_pipeline import process_capture
-from posekit.pipeline.tracking import pick_main_box
-from posekit.pipeline.video_io import ReadBounds, VideoReader, VideoWriter
+from posekit.pipeline.video_io import ReadBounds, VideoReader
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
 from posekit.takes import load_take, save_take
 from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
-from posekit.ui.gpu import gpu
-from posekit.ui.models import LoadedModel, ModelRegistry, ModelUnavailableError
-from posekit.video import VideoResult, process_video, smoothing_params
+from posekit.ui.inference import Progress, capture_frames, infer_capture, infer_image, infer_video
+from posekit.ui.models import ModelRegistry, ModelUnavailableError
+from posekit.ui.settings import SMOOTHING_NAMES, Settings, Temporal
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +43,6 @@ Outputs = tuple[str | None, go.Figure, str, str, str]
 
 MAX_PLOT_FRAMES = 60
 """Frames in a 3D animation (evenly spaced): keeps the page smooth; the downloads keep every frame."""
-MAX_FRAME_STEP = 10
-INFERENCE_MAX_SIDE = 1920  # frames above it are downscaled for the models (results stay in original pixels)
-OVERLAY_MAX_SIDE = 1280  # the overlay video plays in a browser tab: HD is enough
-MAX_GPU_SECONDS = 240
-GPU_SECONDS_PER_FRAME = {"RTMW3D-L": 0.08, "RTMW3D-X": 0.12, "PoseKit": 0.04}
-"""Rough ZeroGPU time per frame (detection, pose, drawing, encoding), with headroom: sizes the GPU request."""
-SMOOTHING_NAMES = {"none": "off", "ema": "EMA", "one_euro": "One-Euro"}
 
 SPACE_TEXT = {
     "model": "**model-relative**: RTMW3D's root-relative 3D placed at a nominal depth (5.1 m) with nominal "
@@ -64,70 +52,6 @@ SPACE_TEXT = {
     "phone": "**from the phone**: computed on the iPhone by the PoseKit app from ARKit depth, in metres.",
     None: "**none**: this model gives 2D keypoints only; upload an RGB-D capture for metric 3D.",
 }
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the user chose; checked here because API callers can send anything.
-
-    Attributes:
-        model: one of the registry's names.
-        box_threshold: person detector score below which a box is dropped, 0..1.
-        keypoint_threshold: keypoint score below which a joint is not drawn (2D and 3D), 0..1.
-        single_person: keep only the most prominent person (largest box x highest score).
-    """
-
-    model: str
-    box_threshold: float = 0.5
-    keypoint_threshold: float = 0.3
-    single_person: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("box_threshold", "keypoint_threshold"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name.replace('_', ' ')}: expected a number from 0 to 1, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Temporal:
-    """Settings for sequences: smoothing over time and how much of the video or capture to read.
-
-    Attributes:
-        smoothing: ``"none"``, ``"ema"`` (the iPhone app's) or ``"one_euro"``.
-        smoothing_strength: 0 (light) .. 1 (heavy).
-        max_duration_s: seconds read from the start; the upload limits refuse more seconds, or more frames
-            (after ``frame_step``), than they allow.
-        frame_step: process every n-th frame, 1..MAX_FRAME_STEP.
-    """
-
-    smoothing: str = "one_euro"
-    smoothing_strength: float = 0.5
-    max_duration_s: float = 10.0
-    frame_step: int = 1
-
-    def __post_init__(self) -> None:
-        if self.smoothing not in SMOOTHING_NAMES:
-            raise ValueError(f"smoothing: expected one of {list(SMOOTHING_NAMES)}, got {self.smoothing!r}")
-        if not isinstance(self.smoothing_strength, (int, float)) or not 0.0 <= self.smoothing_strength <= 1.0:
-            raise ValueError(f"smoothing strength: expected a number from 0 to 1, got {self.smoothing_strength!r}")
-        if not isinstance(self.max_duration_s, (int, float)) or not self.max_duration_s > 0:
-            raise ValueError(f"duration: expected a number of seconds above 0, got {self.max_duration_s!r}")
-        step = self.frame_step
-        if not isinstance(step, (int, float)) or step != int(step) or not 1 <= step <= MAX_FRAME_STEP:
-            raise ValueError(f"frame step: expected a whole number from 1 to {MAX_FRAME_STEP}, got {step!r}")
-        object.__setattr__(self, "frame_step", int(step))
-
-    def expected_frames(self, frames: int | None, fps: float | None, duration: float | None, limits: Limits) -> int:
-        """Frames that will be processed, from the container's counts (for the GPU time estimate); more than
-        ``limits.max_frames`` is refused by the reader with a message."""
-        n = frames or (round(duration * fps) if duration and fps else limits.max_frames)
-        if fps:
-            n = min(n, math.ceil(self.max_duration_s * fps))
-        return max(1, min(math.ceil(n / self.frame_step), limits.max_frames))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 @contextmanager
@@ -148,164 +72,6 @@ def friendly_errors(what: str) -> Iterator[None]:
             "Try another file, model or setting.",
             title="Unexpected error",
         ) from None
-
-
-def select_people(
-    boxes: np.ndarray, scores: np.ndarray, box_threshold: float, single_person: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes scored at least ``box_threshold``; with ``single_person`` only the most prominent one (the video
-    pipeline's rule, :func:`~posekit.pipeline.tracking.pick_main_box`: largest area x score).
-
-    Returns:
-        ``(boxes (M, 4) float32 xyxy, scores (M,) float32)``.
-    """
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    keep = scores >= box_threshold
-    boxes, scores = boxes[keep], scores[keep]
-    if single_person and len(boxes) > 1:
-        best = pick_main_box(boxes, scores)
-        boxes, scores = boxes[best : best + 1], scores[best : best + 1]
-    return boxes, scores
-
-
-def _image_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
-    """ZeroGPU's duration for one image: short (the model is loaded already)."""
-    return 30 if model.name == "RTMW3D-X" else 20
-
-
-def _sequence_gpu_seconds(model: LoadedModel, expected_frames: int) -> int:
-    return int(min(MAX_GPU_SECONDS, 20 + expected_frames * GPU_SECONDS_PER_FRAME.get(model.name, 0.1)))
-
-
-@gpu(duration=_image_gpu_seconds)
-def infer_image(model: LoadedModel, image: np.ndarray, settings: Settings) -> Poses:
-    """Detect people, keep the boxes the settings allow, estimate their poses.
-
-    Args:
-        image: (H, W, 3) uint8 BGR.
-    """
-    return estimate(model, image, settings)
-
-
-def estimate(model: LoadedModel, image: np.ndarray, settings: Settings) -> Poses:
-    """:func:`infer_image` without the GPU request (for use inside another inference handler)."""
-    boxes, scores = select_people(*model.detector(image), settings.box_threshold, settings.single_person)
-    if len(boxes) == 0:
-        poses = Poses.empty(model.estimator.skeleton, with_3d=model.name != "PoseKit")
-        poses.image_size = (image.shape[1], image.shape[0])
-        return poses
-    poses = model.estimator(image, bboxes=boxes)
-    poses.bbox_scores = scores[: len(poses)] if len(poses) == len(scores) else poses.bbox_scores
-    return poses
-
-
-def _video_gpu_seconds(model: LoadedModel, *args: Any, expected_frames: int, **kwargs: Any) -> int:
-    """ZeroGPU's dynamic duration: called with :func:`infer_video`'s arguments."""
-    return _sequence_gpu_seconds(model, expected_frames)
-
-
-@gpu(duration=_video_gpu_seconds)
-def infer_video(
-    model: LoadedModel,
-    path: str,
-    settings: Settings,
-    timing: Temporal,
-    limits: Limits,
-    overlay: Path,
-    expected_frames: int,
-    progress: Callable[[float, str], None] | None = None,
-) -> VideoResult:
-    """Detect, estimate, track and smooth the people of a video, and draw the overlay video.
-
-    ``expected_frames`` only sizes the GPU time asked of ZeroGPU.
-    """
-    return process_video(
-        path,
-        model.estimator,
-        model.detector,
-        single_person=settings.single_person,
-        smoothing=timing.smoothing,  # type: ignore[arg-type]
-        smoothing_strength=timing.smoothing_strength,
-        max_duration_s=timing.max_duration_s,
-        max_side=INFERENCE_MAX_SIDE,
-        stride=timing.frame_step,
-        limits=limits,
-        overlay_path=overlay,
-        overlay_max_side=OVERLAY_MAX_SIDE,
-        keypoint_threshold=settings.keypoint_threshold,
-        bbox_threshold=settings.box_threshold,
-        progress=progress,
-    )
-
-
-def _capture_frames(num_frames: int, fps: float | None, timing: Temporal) -> int:
-    """Frames of a capture within ``timing.max_duration_s`` from its start (all when the rate is unknown)."""
-    return num_frames if not fps else min(num_frames, max(1, math.ceil(timing.max_duration_s * fps)))
-
-
-class FirstFrames(Capture):
-    """The first ``count`` frames of an opened capture (the app's duration setting)."""
-
-    def __init__(self, capture: Capture, count: int) -> None:
-        self.capture = capture
-        self.info = replace(capture.info, num_frames=min(count, capture.info.num_frames))
-
-    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
-        end = self.info.num_frames if stop is None else min(stop, self.info.num_frames)
-        return self.capture.frames(start, end, step)
-
-    def close(self) -> None:
-        self.capture.close()
-
-
-def _capture_gpu_seconds(model: LoadedModel, *args: Any, expected_frames: int, **kwargs: Any) -> int:
-    """ZeroGPU's dynamic duration: called with :func:`infer_capture`'s arguments."""
-    return _sequence_gpu_seconds(model, expected_frames)
-
-
-@gpu(duration=_capture_gpu_seconds)
-def infer_capture(
-    model: LoadedModel,
-    path: str,
-    settings: Settings,
-    timing: Temporal,
-    depth_mode: str,
-    limits: Limits,
-    overlay: Path,
-    expected_frames: int,
-    progress: Callable[[float, str], None] | None = None,
-) -> tuple[PoseSequence, Path]:
-    """The RGB-D pipeline over the capture's first ``timing.max_duration_s`` seconds, and its overlay video.
-
-    ``expected_frames`` only sizes the GPU time asked of ZeroGPU.
-    """
-    report = progress or (lambda fraction, message: None)
-    with open_capture(path, limits) as opened:
-        capture = FirstFrames(opened, _capture_frames(opened.info.num_frames, opened.info.fps, timing))
-        seq = process_capture(
-            capture,
-            lambda image: estimate(model, image, settings),
-            depth_mode=depth_mode,  # type: ignore[arg-type]
-            smoothing=timing.smoothing,  # type: ignore[arg-type]
-            smoothing_params=smoothing_params(timing.smoothing, timing.smoothing_strength),  # as for videos
-            min_keypoint_score=settings.keypoint_threshold,
-            limits=limits,
-            step=timing.frame_step,
-            progress=lambda done, total: report(0.85 * done / max(total, 1), f"poses: frame {done} of {total}"),
-        )
-        report(0.85, "drawing the overlay video")
-        fps = seq.estimated_fps() or 30.0
-        with VideoWriter(overlay, fps=fps, max_side=OVERLAY_MAX_SIDE) as writer:
-            for t, frame in enumerate(capture.frames(0, None, timing.frame_step)):
-                if t >= seq.num_frames:
-                    break
-                writer.write(
-                    draw_poses(frame.color, seq.frame(t), settings.keypoint_threshold),
-                    time=seq.timestamps[t] - seq.timestamps[0],
-                )
-            path_out = writer.close()
-    return seq, path_out
 
 
 @dataclass
@@ -452,7 +218,7 @@ class App:
         """Run the chosen model on the colour frames and lift the main person to metric 3D with the depth."""
         with open_capture(file, self.limits) as capture:  # format, frames, duration, pixels: before decoding
             info = capture.info
-            count = _capture_frames(info.num_frames, info.fps, timing)
+            count = capture_frames(info.num_frames, info.fps, timing)
         expected = len(range(0, count, timing.frame_step))
         loaded = self.registry.get(settings.model)
         out = self.workdirs.new("capture")
@@ -489,17 +255,6 @@ class App:
         json_path = export.write_json(document, out / "results.json")
         zip_path = export.write_results_zip(out / "results.zip", document, result, files=files, writers=writers)
         return str(json_path), str(zip_path)
-
-
-class Progress:
-    """``progress(fraction, message)`` for the library's pipelines, shown as the request's Gradio progress bar.
-
-    Stateless, so it pickles into a ZeroGPU worker (a closure would not); each call reaches the running
-    request through Gradio's context.
-    """
-
-    def __call__(self, fraction: float, message: str) -> None:
-        gr.Progress()(fraction, desc=message)
 
 
 def _take_writer(result: Poses | PoseSequence) -> dict[str, Callable[[Path], Any]] | None:

@@ -9,8 +9,9 @@ import gradio as gr
 
 from posekit.limits import Limits
 from posekit.ui.files import APP_LIMITS, WorkDirs
-from posekit.ui.handlers import MAX_FRAME_STEP, App
+from posekit.ui.handlers import App
 from posekit.ui.models import MODEL_INFO, ModelRegistry
+from posekit.ui.settings import MAX_FRAME_STEP
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 QUEUE_SIZE = 32
