@@ -252,7 +252,7 @@ def _people_traces(
     scale, _ = _part_colorscale(skeleton)
     bone_line = {"color": vertex_value, "colorscale": scale, "cmin": 0, "cmax": len(skeleton.parts), "width": 5}
     names = list(skeleton.keypoint_names)
-    sizes = [2.5 if part in SMALL_PARTS else 5 for part in skeleton.keypoint_part()]
+    sizes = [2.5 if part in SMALL_PARTS else 6 for part in skeleton.keypoint_part()]
     traces: list[go.Scatter3d] = []
     for i, pid in enumerate(np.asarray(ids).tolist()):
         label = f"person #{pid}"
@@ -324,7 +324,7 @@ def _layout(fig: go.Figure, points: np.ndarray, title: str | None) -> None:
             # The camera sits at the origin of the camera frame, i.e. at smaller depth than the people:
             # look from that side, a little above, so the first view matches the photo.
             "camera": {
-                "eye": {"x": 0.35, "y": -1.9, "z": 0.55},
+                "eye": {"x": 0.3, "y": -1.45, "z": 0.45},
                 "up": {"x": 0, "y": 0, "z": 1},
                 "center": {"x": 0, "y": 0, "z": 0},
             },  # fmt: skip
@@ -370,7 +370,8 @@ def _animation_controls(fig: go.Figure, shown: np.ndarray, times: np.ndarray, fp
                 "len": 0.78,
                 "y": 0.02,
                 "yanchor": "bottom",
-                "currentvalue": {"prefix": "frame ", "font": {"size": 12}},
+                "currentvalue": {"prefix": "frame ", "font": {"size": 12, "color": "#e8eaf0"}},
+                "font": {"color": "rgba(0,0,0,0)"},  # a label per step would overlap: the current one shows
                 "pad": {"t": 0, "b": 8},
                 "steps": [
                     {

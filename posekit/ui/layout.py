@@ -185,9 +185,30 @@ def create_demo(
     return demo
 
 
+# gr.Plot hands Plotly only the figure's data and layout, not its animation frames: this puts them back once
+# the new figure is drawn (the play button and the slider animate through them).
+ADD_FRAMES_JS = """
+(value) => {
+  const figure = value && value.plot ? JSON.parse(value.plot) : null;
+  if (!figure || !figure.frames || !figure.frames.length) return;
+  const steps = (((figure.layout || {}).sliders || [])[0] || {}).steps || [];
+  let tries = 0;
+  const attach = () => {
+    const gd = document.querySelector("#ELEM .js-plotly-plot");
+    const drawn = gd && gd._fullLayout && window.Plotly &&
+      ((gd.layout.sliders || [])[0] || {}).steps?.length === steps.length && gd.data.length === figure.data.length;
+    if (!drawn) { if (tries++ < 100) setTimeout(attach, 100); return; }
+    window.Plotly.deleteFrames(gd).then(() => window.Plotly.addFrames(gd, figure.frames));
+  };
+  attach();
+}
+"""
+
+
 def _result_components(prefix: str) -> list[gr.components.Component]:
     """The outputs every tab shares: the 3D plot, the summary and the two downloads."""
     plot = gr.Plot(label="3D skeleton", elem_id=f"{prefix}-plot")
+    plot.change(None, [plot], None, js=ADD_FRAMES_JS.replace("ELEM", f"{prefix}-plot"))
     summary = gr.Markdown(elem_id=f"{prefix}-summary")
     with gr.Row():
         json_file = gr.File(label="Results (JSON)", elem_id=f"{prefix}-json", interactive=False)
