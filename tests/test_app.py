@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import av
@@ -243,6 +245,24 @@ def test_image_limits(served, tmp_path):
     heavy = tmp_path / "heavy.png"
     heavy.write_bytes(b"\x89PNG" + np.random.default_rng(0).bytes(5 * 1024**2))
     assert "MB is over the limit" in _error(served, handle_file(heavy), "PoseKit", api_name="/image")
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels and holds almost none: only decoding would find out."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_image_bomb_refused_from_its_header(served, tmp_path):
+    for side in (2_000, 40_000):  # over our bound; over PIL's own decompression-bomb bound too
+        bomb = tmp_path / f"bomb{side}.png"
+        bomb.write_bytes(_png_header(side, side))
+        message = _error(served, handle_file(bomb), "PoseKit", api_name="/image")
+        assert "limit" in message and "1,000,000" in message
 
 
 def test_not_an_image(served, tmp_path):

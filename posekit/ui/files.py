@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from posekit.images import ImageError
-from posekit.limits import Limits
+from posekit.limits import LimitError, Limits
 from posekit.pipeline.archive import SafeZip
 
 APP_LIMITS = Limits(
@@ -56,6 +56,8 @@ def check_image_upload(path: str | os.PathLike, limits: Limits) -> tuple[int, in
     try:
         with Image.open(path) as im:  # lazy: reads the header only
             width, height = im.size
+    except Image.DecompressionBombError as exc:  # PIL's own bound, far above ours, tripped by the header
+        raise LimitError(f"{path.name}: {exc}; the limit is {limits.max_image_pixels:,} pixels") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageError(f"{path.name}: expected an image (JPEG, PNG, WebP, BMP or TIFF), could not read it") from exc
     limits.check_pixels(width, height, what=path.name)
