@@ -25,7 +25,7 @@ iPhone app plays back here without any model. Every action is also an API: see "
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
-RGBD_SUFFIXES = [".json", ".bin", ".zip", ".r3d"]
+RGBD_SUFFIXES = (".json", ".bin", ".zip", ".r3d")
 SMOOTHING_CHOICES = [("Off", "none"), ("EMA", "ema"), ("One-Euro", "one_euro")]
 DEPTH_CHOICES = [("Strict", "strict"), ("Balanced", "balanced"), ("Lenient", "lenient")]
 RGBD_HELP = """Upload a take exported by the **PoseKit iPhone app** (`.json`, `.bin` or `.zip`): it plays back as
@@ -163,7 +163,7 @@ def create_demo(
                 gr.Markdown(RGBD_HELP)
                 with gr.Row():
                     with gr.Column():
-                        rgbd_in = gr.File(label="Take or capture", file_types=RGBD_SUFFIXES, elem_id="rgbd-input")
+                        rgbd_in = gr.File(label="Take or capture", file_types=list(RGBD_SUFFIXES), elem_id="rgbd-input")
                         rgbd_btn = gr.Button("Play back / find poses", variant="primary", elem_id="rgbd-run")
                         gr.Examples(_examples("rgbd", RGBD_SUFFIXES), [rgbd_in], label="Examples (synthetic)")
                     with gr.Column():
