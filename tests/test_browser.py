@@ -27,6 +27,8 @@ EXAMPLE = ROOT / "assets" / "images" / "coco_000000000785.jpg"
 TAKE = ROOT / "assets" / "rgbd" / "PoseTake_2025-01-01T120000Z.zip"
 OUTPUT = ROOT / "test-output"
 
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -50,7 +52,6 @@ def app_url(tmp_path_factory):
 @pytest.fixture
 def page(app_url):
     """A fresh page on the app; the test fails if the page logged an error or threw."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     problems: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
