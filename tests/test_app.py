@@ -412,3 +412,27 @@ def test_gpu_handler_arguments_pickle_light():
     assert back[0] is loaded and back[2:5] == args[2:5] and kwargs["expected_frames"] == 90
     assert _video_gpu_seconds(*args, expected_frames=90) == int(20 + 90 * 0.04)
     assert _video_gpu_seconds(*args, expected_frames=100_000) == 240
+
+
+def test_gpu_decorator_asks_zero_gpu_for_the_duration(monkeypatch):
+    from posekit.ui import gpu as gpu_module
+
+    requested = []
+
+    class FakeSpaces:
+        @staticmethod
+        def GPU(duration):  # noqa: N802 - the spaces package's name
+            def wrap(fn):
+                requested.append((duration, fn.__name__))
+                return fn
+
+            return wrap
+
+    def handler(x):
+        return x
+
+    monkeypatch.setattr(gpu_module, "spaces", None)
+    assert gpu_module.gpu(20)(handler) is handler  # without the spaces package: unchanged
+    monkeypatch.setattr(gpu_module, "spaces", FakeSpaces)
+    assert gpu_module.gpu(_video_gpu_seconds)(handler)(3) == 3
+    assert requested == [(_video_gpu_seconds, "handler")]

@@ -8,7 +8,6 @@ On ZeroGPU, ``spaces`` must be imported before anything initialises CUDA: the ap
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,11 +17,6 @@ except ImportError:  # pragma: no cover
     spaces = None
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def on_zero_gpu() -> bool:
-    """True inside a ZeroGPU Space (``spaces`` sets ``SPACES_ZERO_GPU``)."""
-    return spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
 def gpu(duration: int | Callable[..., int]) -> Callable[[F], F]:
