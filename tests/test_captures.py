@@ -178,7 +178,6 @@ MALFORMED = {
     "wrong depth size": ("r3d", {"meta": {"dw": 100}}, CaptureError, "holds 49,152 bytes, expected 38,400", False),
     "truncated depth": ("r3d", {"cut": "rgbd/1.depth"}, CaptureError, "LZFSE", False),
     "lzfse bomb": ("r3d", {"bomb": "rgbd/0.depth"}, CaptureError, "inflates past the 49,152 bytes", False),
-    "all nan depth": ("r3d", {"nan": "rgbd/2.depth"}, CaptureError, "no valid value", False),
     "bad confidence level": ("generic", {"conf": "confidence/000001.png"}, CaptureError, "levels 0, 1 or 2", False),
     "wrong K": ("r3d", {"meta": {"K": [1, 2, 3]}}, CaptureError, "'K' to be a list of 9 numbers", True),
     "timestamps backwards": ("generic", {"json": {"timestamps": [0.0, 0.2, 0.1]}}, CaptureError, "never decrease",
@@ -246,6 +245,13 @@ def test_malformed_input_is_refused_clearly(case, files, tmp_path):
         return
     with open_capture(path) as capture, pytest.raises(error, match=pattern):
         list(capture.frames())
+
+
+def test_a_frame_with_no_valid_depth_reads_as_all_nan(files, tmp_path):
+    path = make_malformed(files["r3d"], tmp_path / "nan.r3d", {"nan": "rgbd/2.depth"})
+    with open_capture(path) as capture:
+        depths = [f.depth for f in capture.frames()]
+    assert np.isnan(depths[2]).all() and np.isfinite(depths[1]).any()
 
 
 @pytest.mark.parametrize(

@@ -231,11 +231,12 @@ def clean_depth(depth: np.ndarray) -> np.ndarray:
 
 
 def check_depth(depth: np.ndarray, size: tuple[int, int], what: str) -> np.ndarray:
-    """Refuse a depth map of the wrong ``size = (w, h)`` or with no valid value at all."""
+    """Refuse a depth map of the wrong ``size = (w, h)``.
+
+    A map with no valid value passes (a covered sensor for a moment); ``process_capture`` refuses a capture
+    whose every frame is so."""
     if depth.shape != (size[1], size[0]):
         raise CaptureError(f"{what}: expected a {size[0]}x{size[1]} depth map, got shape {depth.shape}")
-    if not np.isfinite(depth).any():
-        raise CaptureError(f"{what}: the depth map has no valid value (all NaN, zero or negative)")
     return depth
 
 
