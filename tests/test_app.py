@@ -436,3 +436,23 @@ def test_gpu_decorator_asks_zero_gpu_for_the_duration(monkeypatch):
     monkeypatch.setattr(gpu_module, "spaces", FakeSpaces)
     assert gpu_module.gpu(_video_gpu_seconds)(handler)(3) == 3
     assert requested == [(_video_gpu_seconds, "handler")]
+
+
+def test_friendly_errors_never_show_a_traceback():
+    import gradio as gr
+
+    from posekit.ui.handlers import friendly_errors
+
+    class OutOfMemoryError(RuntimeError):  # as torch.cuda names it
+        pass
+
+    cases = [
+        (ValueError("video.mp4: 901 frames is over the limit of 900"), "901 frames is over the limit"),
+        (OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "GPU ran out of memory"),
+        (KeyError("internal detail"), "Something went wrong while processing the video (KeyError)"),
+    ]
+    for exc, expected in cases:
+        with pytest.raises(gr.Error) as info, friendly_errors("video"):
+            raise exc
+        assert expected in info.value.message and "Traceback" not in info.value.message
+        assert info.value.__cause__ is None and info.value.__suppress_context__

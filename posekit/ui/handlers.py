@@ -66,6 +66,10 @@ def friendly_errors(what: str) -> Iterator[None]:
     except MemoryError:
         raise gr.Error(f"Out of memory while processing the {what}: try a smaller or shorter file.") from None
     except Exception as exc:
+        if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda's, without importing torch here
+            raise gr.Error(
+                f"The GPU ran out of memory on this {what}: try fewer frames, a larger frame step or RTMW3D-L."
+            ) from None
         log.exception("unexpected error while processing the %s", what)
         raise gr.Error(
             f"Something went wrong while processing the {what} ({type(exc).__name__}). "
