@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from generators.videos import FIGURE_COLORS_BGR, template_keypoints
 
+from generators.videos import FIGURE_COLORS_BGR, template_keypoints
 from posekit.coords import backproject
 from posekit.pipeline.tracking import box_iou
 from posekit.poses import Poses
