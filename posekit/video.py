@@ -432,7 +432,8 @@ def process_video(
             keypoint_threshold, timings, lambda f: report(share + (1 - share) * f, "drawing the overlay video"),
         )  # fmt: skip
     timings["total"] = time.perf_counter() - started
-    report(1.0, f"done: {sequence.num_frames} frames, {sequence.num_people} people")
+    people = f"{sequence.num_people} {'person' if sequence.num_people == 1 else 'people'}"
+    report(1.0, f"done: {sequence.num_frames} frames, {people}")
     return VideoResult(sequence=sequence, info=info, overlay_path=written, timings=dict(timings),
                        warnings=list(reader.warnings))  # fmt: skip
 
