@@ -1,15 +1,8 @@
-"""posekit's web app (placeholder until the app issue lands): a page that says what posekit is."""
+"""posekit's web app and Hugging Face Space: the UI is built by the library (``posekit.ui``)."""
 
-from __future__ import annotations
+from posekit.ui import create_demo, launch
 
-import gradio as gr
-
-
-def create_demo() -> gr.Blocks:
-    with gr.Blocks(title="posekit") as demo:
-        gr.Markdown("# posekit\n2D and 3D human pose from photos, videos and iPhone depth captures.")
-    return demo
-
+demo = create_demo()
 
 if __name__ == "__main__":
-    create_demo().queue(max_size=20).launch()
+    launch(demo)

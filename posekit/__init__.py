@@ -6,18 +6,37 @@ conventions in :mod:`posekit.coords`. Importing posekit needs neither CUDA nor t
 
 from posekit.drawing import draw_poses
 from posekit.images import ImageError, to_bgr
+from posekit.limits import LimitError, Limits
+from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
+from posekit.pipeline.captures.open import open_capture
+from posekit.pipeline.rgbd_pipeline import process_capture
+from posekit.posekit_detector import PoseKit
 from posekit.poses import Poses
+from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton, get_skeleton
+from posekit.takes import TakeError, load_take, save_take
 
 __version__ = "0.1.0"
 
 __all__ = [
     "COCO_WHOLEBODY",
     "POSEKIT_COCO17_2",
+    "Capture",
+    "CaptureError",
     "ImageError",
+    "LimitError",
+    "PoseKit",
+    "Limits",
+    "PoseSequence",
     "Poses",
+    "RGBDFrame",
     "Skeleton",
+    "TakeError",
     "draw_poses",
     "get_skeleton",
+    "load_take",
+    "open_capture",
+    "process_capture",
+    "save_take",
     "to_bgr",
 ]

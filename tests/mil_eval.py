@@ -1,6 +1,7 @@
 """Test helper: run a parsed ``model.mil`` op by op with torch, independently of ``PoseKitNet``.
 
-Arithmetic is float32; results of ops declared fp16 are rounded to fp16, as Core ML stores them. Used to
+Arithmetic is float32; with ``fp16_activations`` the results of ops declared fp16 are rounded to fp16, as
+Core ML stores them. Used to
 check that the reader maps every weight to the right convolution (the network loaded from the reader must
 compute what the program computes) and that the test writer emits a program that means what it should.
 """
@@ -26,7 +27,9 @@ def _value(
 
 
 @torch.no_grad()
-def run_mlmodelc(folder: str | Path, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def run_mlmodelc(
+    folder: str | Path, x: torch.Tensor, fp16_activations: bool = True
+) -> dict[str, torch.Tensor]:
     """Evaluate ``folder/model.mil`` on ``x`` (1, 3, 192, 192) RGB 0..255; returns the named outputs."""
     folder = Path(folder)
     program = parse_mil(folder / "model.mil")
@@ -62,5 +65,5 @@ def run_mlmodelc(folder: str | Path, x: torch.Tensor) -> dict[str, torch.Tensor]
             )  # fmt: skip
         else:
             raise NotImplementedError(op.op)
-        env[op.output] = y.half().float() if op.dtype == "fp16" else y
+        env[op.output] = y.half().float() if fp16_activations and op.dtype == "fp16" else y
     return {name: env[name] for name in program.outputs}

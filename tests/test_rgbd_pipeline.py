@@ -17,7 +17,7 @@ from generators.scene import make_scene
 from posekit.coords import backproject, project
 from posekit.limits import LimitError, Limits
 from posekit.pipeline.canonical import canonicalize
-from posekit.pipeline.captures.base import Capture, CaptureInfo, RGBDFrame
+from posekit.pipeline.captures.base import Capture, CaptureError, CaptureInfo, RGBDFrame
 from posekit.pipeline.rgbd_pipeline import (
     SOURCE_DEPTH,
     SOURCE_MODEL,
@@ -137,6 +137,16 @@ def test_low_scores_missing_depth_and_status(scene):
     assert np.isnan(seq.keypoints_3d[2]).all() and np.isfinite(seq.keypoints_3d[3, 0, 0]).all()
     status = seq.meta["status"]
     assert status["frames_without_depth"] == 1 and status["low_confidence_joints_per_frame"] == 2
+
+
+def test_nan_depth_frames_are_frames_without_depth_and_all_nan_is_refused(scene):
+    nan_scene = make_scene(num_frames=4)
+    nan_scene.depth[1] = np.nan
+    seq = process_capture(SceneCapture(nan_scene), Oracle(nan_scene), smoothing="none")
+    assert np.isnan(seq.keypoints_3d[1]).all() and seq.meta["status"]["frames_without_depth"] == 1
+    nan_scene.depth[:] = np.nan
+    with pytest.raises(CaptureError, match="no frame has a valid depth value"):
+        process_capture(SceneCapture(nan_scene), Oracle(nan_scene))
 
 
 def test_main_person_and_empty_frames(scene):

@@ -180,7 +180,10 @@ def _literal(text: str, dtype: str, shape: tuple[int, ...], where: str) -> np.nd
     value = parse()
     if pos != len(tokens):
         raise CoreMLError(f"{where}: unexpected text after the literal {text[:60]}")
-    arr = np.asarray(value, dtype=NUMPY_DTYPES[dtype])
+    try:
+        arr = np.asarray(value, dtype=NUMPY_DTYPES[dtype])
+    except (ValueError, OverflowError) as exc:
+        raise CoreMLError(f"{where}: the literal {text[:60]} is not a {dtype} tensor ({exc})") from None
     if arr.shape != shape:
         raise CoreMLError(f"{where}: the literal has shape {arr.shape}, its type says {list(shape)}")
     return arr
@@ -210,7 +213,6 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
     shape = _shape(m["dtype_shape"], where)
     if out in program.defined:
         raise CoreMLError(f"{where}: {out!r} is defined twice")
-    program.defined.add(out)
     attrs = _ATTRS.match(m["attrs"])
     if attrs is None:
         raise CoreMLError(f"{where}: cannot read the attributes [{m['attrs'][:80]}]")
@@ -230,6 +232,7 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
         else:
             value = _literal(attrs["lit"], dtype, shape, where)
         program.consts[out] = MilConst(line, dtype, shape, value)
+        program.defined.add(out)
         return
     if m["args"].strip():
         args = {}
@@ -237,10 +240,13 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
             key, sep, name = (s.strip() for s in part.partition("="))
             if not sep or not re.fullmatch(r"\w+", name):
                 raise CoreMLError(f"{where}: expected arguments `key = variable`, got {part.strip()!r}")
+            if name not in program.defined:
+                raise CoreMLError(f"{where}: {op} uses {name!r}, which is not defined before this line")
             args[key] = name
     else:
         args = {}
     program.ops.append(MilOp(line, op, out, dtype, shape, args))
+    program.defined.add(out)
 
 
 def parse_mil(path: str | Path) -> MilProgram:
@@ -480,8 +486,9 @@ def mlmodelc_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         conv = convs[module_name]
         weight = np.asarray(consts.get(weight_name, op.line))
         if tuple(weight.shape) != tuple(conv.weight.shape):
+            const_where = program.where(program.consts[weight_name].line)
             raise CoreMLError(
-                f"{where}: unsupported shape {list(weight.shape)} of {weight_name}; "
+                f"{const_where}: unsupported shape {list(weight.shape)} of {weight_name}; "
                 f"{module_name} needs {list(conv.weight.shape)}"
             )
         stride = _int_pair(op, consts, "strides", 1)
@@ -499,8 +506,9 @@ def mlmodelc_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         if "bias" in op.args:
             bias = np.asarray(consts.get(op.args["bias"], op.line))
             if conv.bias is None or tuple(bias.shape) != (conv.out_channels,):
+                bias_where = program.where(program.consts[op.args["bias"]].line)
                 raise CoreMLError(
-                    f"{where}: unsupported bias of shape {list(bias.shape)} for {module_name}, "
+                    f"{bias_where}: unsupported bias of shape {list(bias.shape)} for {module_name}, "
                     f"which has {'no bias' if conv.bias is None else [conv.out_channels]}"
                 )
             out[f"{module_name}.bias"] = torch.from_numpy(bias.astype(np.float32))

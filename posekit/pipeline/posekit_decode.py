@@ -12,11 +12,13 @@ Per input b (vectorised over the batch and the joints; G = 48 grid cells, thresh
    / G``: 0..1 of the 192x192 input. A joint with ``score < hm_th`` is invalid: its score is set to 0 and it
    keeps its decoded position (the library's convention for missing 2D keypoints).
 
-The weighting steps run in float64 (as upstream numpy does), float32 on devices without float64 (MPS).
+The weighting steps run in float64 (as upstream numpy does), float32 on devices without float64 (MPS). The
+centre weighting uses the float64 table (upstream stores the same table as float32).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -82,6 +84,9 @@ def decode(
 ) -> PoseKitDecoding:
     """Decode network outputs; see the module docstring for the exact steps.
 
+    CPU tensors are decoded with numpy (single-threaded: for 48x48 maps, torch's intra-op threads cost more
+    than they save), other devices with torch where the tensors are. Both give the same results.
+
     Args:
         heatmaps: (B, K, G, G) in 0..1.
         centers: (B, 1, G, G) in 0..1.
@@ -93,6 +98,66 @@ def decode(
         :class:`PoseKitDecoding` on the outputs' device.
     """
     _check_outputs(heatmaps, centers, regs, offsets)
+    if heatmaps.device.type == "cpu":
+        arrays = (t.detach().float().numpy() for t in (heatmaps, centers, regs, offsets))
+        return PoseKitDecoding(*(torch.from_numpy(a) for a in decode_numpy(*arrays, threshold=threshold)))
+    return decode_torch(heatmaps, centers, regs, offsets, threshold)
+
+
+@functools.lru_cache(maxsize=4)
+def _center_weight_np(grid: int) -> np.ndarray:
+    r = np.arange(grid, dtype=np.float64) - grid // 2
+    w = 1.0 / (np.sqrt(r[None, :] ** 2 + r[:, None] ** 2) + CENTER_BIAS)
+    w.flags.writeable = False
+    return w
+
+
+def decode_numpy(
+    heatmaps: np.ndarray,
+    centers: np.ndarray,
+    regs: np.ndarray,
+    offsets: np.ndarray,
+    threshold: float = HM_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode` on float32 numpy arrays; returns ``(keypoints, scores, center, center_score)``."""
+    b, k, g, _ = heatmaps.shape
+    batch = np.arange(b)
+    hm = np.where(heatmaps >= threshold, heatmaps, np.float32(0))
+
+    center_index = (centers[:, 0] * _center_weight_np(g)).reshape(b, g * g).argmax(axis=1)
+    cy, cx = np.divmod(center_index, g)
+
+    reg = regs[batch, :, cy, cx].astype(np.float64).clip(-REG_LIMIT, REG_LIMIT).reshape(b, k, 2)
+    rx = np.trunc(reg[..., 0] + 0.5).astype(np.int64) + cx[:, None]  # (B, K)
+    ry = np.trunc(reg[..., 1] + 0.5).astype(np.int64) + cy[:, None]
+
+    cells = np.arange(g, dtype=np.float64)
+    dx2 = (cells - rx[..., None]) ** 2  # (B, K, G) over x
+    dy2 = (cells - ry[..., None]) ** 2  # (B, K, G) over y
+    distance = np.sqrt(dy2[..., :, None] + dx2[..., None, :]) + CENTER_BIAS  # (B, K, G, G)
+    peak_index = (hm / distance).reshape(b, k, g * g).argmax(axis=2)  # (B, K), float64 as upstream
+    py, px = np.divmod(peak_index, g)
+
+    scores = np.take_along_axis(hm.reshape(b, k, g * g), peak_index[..., None], axis=2)[..., 0]
+    sub = np.take_along_axis(offsets.reshape(b, k, 2, g * g), peak_index[:, :, None, None], axis=3)[..., 0]
+    keypoints = (np.stack([px, py], axis=-1) + sub.astype(np.float64)) / g
+    scores = np.where(scores >= threshold, scores, np.float32(0))
+    return (
+        keypoints.astype(np.float32),
+        scores.astype(np.float32),
+        np.stack([cx, cy], axis=-1).astype(np.int64),
+        centers[batch, 0, cy, cx].astype(np.float32),
+    )
+
+
+def decode_torch(
+    heatmaps: torch.Tensor,
+    centers: torch.Tensor,
+    regs: torch.Tensor,
+    offsets: torch.Tensor,
+    threshold: float = HM_THRESHOLD,
+) -> PoseKitDecoding:
+    """:func:`decode` with torch ops on the tensors' device (CUDA, MPS; CPU works too)."""
     b, k, g, _ = heatmaps.shape
     device = heatmaps.device
     exact = _exact_dtype(device)

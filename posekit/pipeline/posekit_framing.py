@@ -33,7 +33,7 @@ def letterbox_transform(width: int, height: int, size: int = INPUT_SIZE) -> np.n
 
 
 def check_boxes(boxes: np.ndarray | list, what: str = "bboxes") -> np.ndarray:
-    """Validate person boxes: (M, 4) (or (4,)) finite ``[x1, y1, x2, y2]`` pixels with ``x2 >= x1``,
+    """Validate person boxes: (M, 4) (or (4,), or empty) finite ``[x1, y1, x2, y2]`` pixels with ``x2 >= x1``,
     ``y2 >= y1`` and a positive ``w + h``. Returns (M, 4) float64."""
     try:
         arr = np.asarray(boxes, dtype=np.float64)
@@ -41,6 +41,8 @@ def check_boxes(boxes: np.ndarray | list, what: str = "bboxes") -> np.ndarray:
         raise ValueError(
             f"{what}: expected an (M, 4) array of [x1, y1, x2, y2] pixels, got {type(boxes).__name__}"
         ) from exc
+    if arr.size == 0:
+        return arr.reshape(0, 4)
     if arr.ndim == 1 and arr.shape[0] == 4:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:

@@ -192,8 +192,17 @@ def process_capture(
             progress(len(rows), total)
     if not rows:
         raise CaptureError(f"{capture.info.format} capture: no frames to process")
+    if not any(row["has_depth"] for row in rows):
+        raise CaptureError(
+            f"{capture.info.format} capture: no frame has a valid depth value (all missing, NaN, zero or "
+            "negative); expected depth maps in metres"
+        )
     return _assemble(rows, skeleton, image_size, capture, step, depth_mode, smoothing, smoothing_params or {},
                      min_keypoint_score)  # fmt: skip
+
+
+def _has_valid_depth(frame: RGBDFrame) -> bool:
+    return frame.depth is not None and bool(np.isfinite(frame.depth).any())
 
 
 def _process_frame(
@@ -211,7 +220,7 @@ def _process_frame(
     if tuple(frame.color_size) != tuple(image_size):
         intrinsics = scale_intrinsics(intrinsics, frame.color_size, image_size)
     row: dict[str, Any] = {
-        "timestamp": frame.timestamp, "intrinsics": intrinsics, "has_depth": frame.depth is not None,
+        "timestamp": frame.timestamp, "intrinsics": intrinsics, "has_depth": _has_valid_depth(frame),
         "kp2": np.full((k, 2), np.nan), "scores": np.zeros(k), "kp3": np.full((k, 3), np.nan),
         "conf": np.zeros(k), "source": np.zeros(k, np.int8), "root": np.nan, "box": None,
         "fused": fuse and poses.keypoints_3d is not None and "root_depth" in poses.meta,

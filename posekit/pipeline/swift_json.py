@@ -67,15 +67,22 @@ def format_double(value: float) -> Number | None:
     return _json_number(_swift_description(repr(value), DOUBLE_DECIMAL_LIMIT))
 
 
+def _float32_text(text: str, finite: bool, plain: bool) -> Number | None:
+    if not finite:
+        return None
+    if plain and "e" not in text:  # numpy's decimal form is Swift's from 1e-4 up to 2^24
+        return Number(text[:-2] if text.endswith(".0") else text)
+    return _json_number(_swift_description(text, FLOAT32_DECIMAL_LIMIT))
+
+
 def format_float32(values: Any) -> list[Number | None]:
     """Swift ``Float`` values (any shape, flattened) as ``JSONEncoder`` writes them (None for NaN/inf)."""
     arr = np.asarray(values, dtype=np.float32).reshape(-1)
     finite = np.isfinite(arr)
-    texts = arr.astype(str)  # numpy's shortest round-trip digits for float32
-    return [
-        _json_number(_swift_description(t, FLOAT32_DECIMAL_LIMIT)) if ok else None
-        for t, ok in zip(texts.tolist(), finite.tolist())
-    ]
+    with np.errstate(invalid="ignore"):
+        plain = (finite & (np.abs(arr) <= FLOAT32_DECIMAL_LIMIT)).tolist()
+    texts = arr.astype(str).tolist()  # numpy's shortest round-trip digits for float32
+    return [_float32_text(t, f, p) for t, f, p in zip(texts, finite.tolist(), plain)]
 
 
 class Float32(float):

@@ -285,6 +285,27 @@ def _parse_joints(joints: Any, i: int, name: str) -> list[list[float]]:
     return rows  # type: ignore[return-value]
 
 
+def _fast_joints(joints: Any) -> list[Any] | None:
+    """The 190 values of a frame's joints in storage order when it is exactly as the app writes it (names in
+    order, arrays of the right lengths, numbers only), else None (the careful parser then explains)."""
+    if type(joints) is not list or len(joints) != NUM_JOINTS:
+        return None
+    out: list[Any] = []
+    try:
+        for joint, name in zip(joints, JOINT_NAMES):
+            c, p, k = joint["camera3D"], joint["playback3D"], joint["keypoint2D"]
+            if joint.get("joint", name) != name or len(c) != 3 or len(p) != 3 or len(k) != 2:
+                return None
+            out += c
+            out += p
+            out += k
+            out.append(joint["score2D"])
+            out.append(joint["depthConfidence"])
+    except (AttributeError, KeyError, TypeError):
+        return None
+    return out if all(type(v) is float or type(v) is int for v in out) else None
+
+
 def parse_take_json(
     data: bytes | str, name: str = "take.json", limits: Limits = DEFAULT_LIMITS
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -310,8 +331,12 @@ def parse_take_json(
         if not isinstance(frame, dict) or "joints" not in frame or "timestamp" not in frame:
             raise TakeError(f"{name}: frame {i}: expected an object with 'timestamp' and 'joints'")
         frames[i]["timestamp"] = _number(frame["timestamp"], lambda i=i: f"{name}: frame {i}, timestamp")
+        values = _fast_joints(frame["joints"])
         with np.errstate(over="ignore"):
-            frames[i]["joints"] = _parse_joints(frame["joints"], i, name)
+            if values is not None:
+                frames[i]["joints"] = np.array(values, dtype=np.float64).reshape(NUM_JOINTS, 10)
+            else:
+                frames[i]["joints"] = _parse_joints(frame["joints"], i, name)
     return frames, _check_meta(meta, name)
 
 
@@ -503,19 +528,45 @@ def meta_json(meta: dict[str, Any]) -> bytes:
     return swift_json.dumps(doc).encode()
 
 
+def _joint_template(name: str) -> str:
+    """One joint of the JSON export at its nesting depth, with ``{0}``..``{9}`` for the ten stored values."""
+    key, item = " " * 10, " " * 12
+
+    def array(*fields: int) -> str:
+        return "[\n" + ",\n".join(f"{item}{{{i}}}" for i in fields) + f"\n{key}]"
+
+    lines = [
+        f'"camera3D" : {array(0, 1, 2)}',
+        '"depthConfidence" : {9}',
+        f'"joint" : {swift_json.dumps(name)}'.replace("{", "{{").replace("}", "}}"),
+        f'"keypoint2D" : {array(6, 7)}',
+        f'"playback3D" : {array(3, 4, 5)}',
+        '"score2D" : {8}',
+    ]
+    return " " * 8 + "{{\n" + ",\n".join(key + line for line in lines) + "\n" + " " * 8 + "}}"
+
+
+_JOINT_TEMPLATES = tuple(_joint_template(name) for name in JOINT_NAMES)
+
+
 def frames_json(frames: np.ndarray, meta: dict[str, Any]) -> bytes:
-    """The app's JSON export ``{"frames": [...], "meta": {...}}`` (NaN, which Swift refuses, as null)."""
-    values = swift_json.format_float32(frames["joints"])  # T * 19 * 10, row-major
+    """The app's JSON export ``{"frames": [...], "meta": {...}}`` as Swift's pretty, sorted ``JSONEncoder``
+    writes it (NaN, which Swift refuses, as null). Equal to ``swift_json.dumps`` of the document, assembled
+    from per-joint templates because the generic encoder is slow for long takes."""
+    meta_doc = {**meta, "minKeypointScore": swift_json.Float32(meta["minKeypointScore"])}
+    if len(frames) == 0:
+        return swift_json.dumps({"frames": [], "meta": meta_doc}).encode()
+    values = ["null" if v is None else v for v in swift_json.format_float32(frames["joints"])]
     docs = []
     for i, t in enumerate(frames["timestamp"].tolist()):
-        joints = []
-        for j, name in enumerate(JOINT_NAMES):
-            v = values[(i * NUM_JOINTS + j) * 10 : (i * NUM_JOINTS + j + 1) * 10]
-            joints.append({"camera3D": v[0:3], "depthConfidence": v[9], "joint": name, "keypoint2D": v[6:8],
-                           "playback3D": v[3:6], "score2D": v[8]})  # fmt: skip
-        docs.append({"joints": joints, "timestamp": swift_json.format_double(t)})
-    doc = {"frames": docs, "meta": {**meta, "minKeypointScore": swift_json.Float32(meta["minKeypointScore"])}}
-    return swift_json.dumps(doc).encode()
+        base = i * NUM_JOINTS * 10
+        joints = ",\n".join(
+            template.format(*values[base + 10 * j : base + 10 * j + 10]) for j, template in enumerate(_JOINT_TEMPLATES)
+        )
+        stamp = swift_json.format_double(t) or "null"
+        docs.append(f'    {{\n      "joints" : [\n{joints}\n      ],\n      "timestamp" : {stamp}\n    }}')
+    meta_text = swift_json.dumps(meta_doc).replace("\n", "\n  ")
+    return ('{\n  "frames" : [\n' + ",\n".join(docs) + '\n  ],\n  "meta" : ' + meta_text + "\n}").encode()
 
 
 def _dos_datetime(created_at: float) -> tuple[int, int]:

@@ -116,7 +116,7 @@ def find_root(names: Iterable[str], marker: str) -> str | None:
 _NUMBER = re.compile(r"(\d+)")
 
 
-def numbered(names: Iterable[str], folder: str, suffixes: tuple[str, ...]) -> dict[int, str]:
+def numbered(names: Iterable[str], folder: str, suffixes: tuple[str, ...], fmt: str) -> dict[int, str]:
     """Members ``folder<number><suffix>`` (``rgbd/12.jpg``, ``depth/000012.png``) by frame number.
 
     Raises:
@@ -135,19 +135,19 @@ def numbered(names: Iterable[str], folder: str, suffixes: tuple[str, ...]) -> di
             continue
         index = int(stem)
         if index in out:
-            raise CaptureError(f"two members are frame {index}: {out[index]!r} and {name!r}")
+            raise CaptureError(f"{fmt}: two members are frame {index}: {out[index]!r} and {name!r}")
         out[index] = name
     return out
 
 
-def contiguous(members: dict[int, str], what: str, expected: int | None = None) -> list[str]:
+def contiguous(members: dict[int, str], fmt: str, what: str, expected: int | None = None) -> list[str]:
     """The members of frames ``0 .. n-1`` in order; refuses gaps and, when given, another count."""
     n = len(members)
-    if expected is not None and n != expected:
-        raise CaptureError(f"expected {expected} {what} (one per colour frame), found {n}")
-    missing = sorted(set(range(n)) - set(members))
+    missing = sorted(set(range(max(members, default=-1) + 1)) - set(members))
     if missing:
-        raise CaptureError(f"{what} are numbered 0..{n - 1} but frame {missing[0]} is missing")
+        raise CaptureError(f"{fmt}: {what}: frame {missing[0]} is missing (found {n}, numbered up to {max(members)})")
+    if expected is not None and n != expected:
+        raise CaptureError(f"{fmt}: found {n} {what} for {expected} frames: every frame needs one")
     return [members[i] for i in range(n)]
 
 
@@ -231,11 +231,12 @@ def clean_depth(depth: np.ndarray) -> np.ndarray:
 
 
 def check_depth(depth: np.ndarray, size: tuple[int, int], what: str) -> np.ndarray:
-    """Refuse a depth map of the wrong ``size = (w, h)`` or with no valid value at all."""
+    """Refuse a depth map of the wrong ``size = (w, h)``.
+
+    A map with no valid value passes (a covered sensor for a moment); ``process_capture`` refuses a capture
+    whose every frame is so."""
     if depth.shape != (size[1], size[0]):
         raise CaptureError(f"{what}: expected a {size[0]}x{size[1]} depth map, got shape {depth.shape}")
-    if not np.isfinite(depth).any():
-        raise CaptureError(f"{what}: the depth map has no valid value (all NaN, zero or negative)")
     return depth
 
 
@@ -277,7 +278,7 @@ def check_length(n: int, timestamps: np.ndarray, limits: Limits, what: str) -> N
         raise CaptureError(f"{what}: the capture has no frames")
     limits.check_frames(n, what)
     if len(timestamps) and timestamps[-1] > limits.max_duration_s:
-        raise LimitError(f"{what}: {timestamps[-1]:,.1f} s is over the limit of {limits.max_duration_s:,.1f} s")
+        raise LimitError(f"{what}: {timestamps[-1]:,.2f} s is over the limit of {limits.max_duration_s:,.2f} s")
 
 
 def frame_range(n: int, start: int, stop: int | None, step: int) -> range:

@@ -77,16 +77,16 @@ class GenericCapture(Capture):
         self.color_size = (int(width), int(height))
         self.limits.check_pixels(*self.color_size, f"{GENERIC}: colour frames")
         self.depth_scale = _positive(spec, "depth_scale", 0.001)
-        colors = _io.numbered(names, root + "color/", (".jpg", ".jpeg", ".png"))
-        self.color_members = _io.contiguous(colors, "colour frames (color/<i>.jpg)")
+        colors = _io.numbered(names, root + "color/", (".jpg", ".jpeg", ".png"), GENERIC)
+        self.color_members = _io.contiguous(colors, GENERIC, "colour frames (color/<i>.jpg)")
         n = len(self.color_members)
-        png = _io.numbered(names, root + "depth/", (".png",))
-        npy = _io.numbered(names, root + "depth/", (".npy",))
+        png = _io.numbered(names, root + "depth/", (".png",), GENERIC)
+        npy = _io.numbered(names, root + "depth/", (".npy",), GENERIC)
         if png and npy:
             raise CaptureError(f"{GENERIC}: depth/ mixes .png and .npy frames")
-        self.depth_members = _io.contiguous(png or npy, "depth maps (depth/<i>.png or .npy)", n)
-        conf = _io.numbered(names, root + "confidence/", (".png",))
-        self.conf_members = _io.contiguous(conf, "confidence maps (confidence/<i>.png)", n) if conf else None
+        self.depth_members = _io.contiguous(png or npy, GENERIC, "depth maps (depth/<i>.png or .npy)", n)
+        conf = _io.numbered(names, root + "confidence/", (".png",), GENERIC)
+        self.conf_members = _io.contiguous(conf, GENERIC, "confidence maps (confidence/<i>.png)", n) if conf else None
         fps = _positive(spec, "fps") if "fps" in spec else None
         self.timestamps = _io.timestamps_or_fps(spec.get("timestamps"), n, fps or DEFAULT_FPS, GENERIC)
         _io.check_length(n, self.timestamps, self.limits, GENERIC)

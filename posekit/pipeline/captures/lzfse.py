@@ -99,6 +99,8 @@ def decompress_exact(data: bytes, size: int, what: str) -> bytes:
         buffer = ctypes.create_string_buffer(size + 1)  # one spare byte: filling it means "more than size"
         n = decode(buffer, size + 1, data, len(data), None)
         out = buffer.raw[:n]
+    if len(out) > size:
+        raise CaptureError(f"{what}: the LZFSE data inflates past the {size:,} bytes its headers declare")
     if len(out) != size:
-        raise CaptureError(f"{what}: the LZFSE data decodes to {len(out):,} bytes, expected {size:,}")
+        raise CaptureError(f"{what}: the LZFSE data is corrupt, it decodes to {len(out):,} of {size:,} bytes")
     return out

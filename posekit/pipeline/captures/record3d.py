@@ -181,16 +181,16 @@ class Record3DCapture(_Record3DBase):
             raise CaptureError(f"{R3D}: expected a 'metadata' member, the archive has none")
         meta = _io.read_json(self.source, root + "metadata", R3D)
         folder = root + "rgbd/"
-        depth = _io.numbered(names, folder, (".depth",))
-        self.depth_members = _io.contiguous(depth, "depth maps (rgbd/<i>.depth)")
+        depth = _io.numbered(names, folder, (".depth",), R3D)
+        self.depth_members = _io.contiguous(depth, R3D, "depth maps (rgbd/<i>.depth)")
         n = len(self.depth_members)
-        jpegs = _io.numbered(names, folder, (".jpg", ".jpeg"))
+        jpegs = _io.numbered(names, folder, (".jpg", ".jpeg"), R3D)
         self.video = root + "rgbd.mp4" if not jpegs and root + "rgbd.mp4" in names else None
-        self.color_members = [] if self.video else _io.contiguous(jpegs, "colour frames (rgbd/<i>.jpg)", n)
         if not jpegs and self.video is None:
             raise CaptureError(f"{R3D}: expected colour frames rgbd/<i>.jpg or rgbd.mp4, found neither")
-        conf = _io.numbered(names, folder, (".conf",))
-        self.conf_members = _io.contiguous(conf, "confidence maps (rgbd/<i>.conf)", n) if conf else None
+        self.color_members = [] if self.video else _io.contiguous(jpegs, R3D, "colour frames (rgbd/<i>.jpg)", n)
+        conf = _io.numbered(names, folder, (".conf",), R3D)
+        self.conf_members = _io.contiguous(conf, R3D, "confidence maps (rgbd/<i>.conf)", n) if conf else None
         self.color_size, video_fps = self._first_color_size()
         self._parse_metadata(meta, n, video_fps)
         self.depth_size = _size(meta, "dw", "dh", R3D) or self._infer_depth_size()
@@ -258,12 +258,11 @@ class Record3DExrCapture(_Record3DBase):
         if root is None:
             raise CaptureError(f"{R3D_EXR}: expected a 'metadata.json' member, the archive has none")
         meta = _io.read_json(self.source, root + "metadata.json", R3D_EXR)
-        self.depth_members = _io.contiguous(
-            _io.numbered(names, root + "depth/", (".exr",)), "depth maps (depth/<i>.exr)"
-        )
+        exrs = _io.numbered(names, root + "depth/", (".exr",), R3D_EXR)
+        self.depth_members = _io.contiguous(exrs, R3D_EXR, "depth maps (depth/<i>.exr)")
         n = len(self.depth_members)
-        jpegs = _io.numbered(names, root + "rgb/", (".jpg", ".jpeg", ".png"))
-        self.color_members = _io.contiguous(jpegs, "colour frames (rgb/<i>.jpg)", n)
+        jpegs = _io.numbered(names, root + "rgb/", (".jpg", ".jpeg", ".png"), R3D_EXR)
+        self.color_members = _io.contiguous(jpegs, R3D_EXR, "colour frames (rgb/<i>.jpg)", n)
         self.video = None
         self.color_size, _ = self._first_color_size()
         self._parse_metadata(meta, n, None)

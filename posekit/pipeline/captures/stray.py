@@ -101,14 +101,14 @@ class StrayCapture(Capture):
         self.video = root + "rgb.mp4"
         if self.video not in names:
             raise CaptureError(f"{STRAY}: expected the colour video rgb.mp4 beside camera_matrix.csv")
-        png = _io.numbered(names, root + "depth/", (".png",))
-        npy = _io.numbered(names, root + "depth/", (".npy",))
+        png = _io.numbered(names, root + "depth/", (".png",), STRAY)
+        npy = _io.numbered(names, root + "depth/", (".npy",), STRAY)
         if png and npy:
             raise CaptureError(f"{STRAY}: depth/ mixes .png and .npy frames")
-        self.depth_members = _io.contiguous(png or npy, "depth maps (depth/<i>.png or .npy)")
+        self.depth_members = _io.contiguous(png or npy, STRAY, "depth maps (depth/<i>.png or .npy)")
         n = len(self.depth_members)
-        conf = _io.numbered(names, root + "confidence/", (".png",))
-        self.conf_members = _io.contiguous(conf, "confidence maps (confidence/<i>.png)", n) if conf else None
+        conf = _io.numbered(names, root + "confidence/", (".png",), STRAY)
+        self.conf_members = _io.contiguous(conf, STRAY, "confidence maps (confidence/<i>.png)", n) if conf else None
         with _io.open_member(self.source, self.video, STRAY) as stream:
             self.color_size, count, fps = _io.video_header(stream, f"{STRAY}: rgb.mp4")
         self.limits.check_pixels(*self.color_size, f"{STRAY}: rgb.mp4")

@@ -1,0 +1,228 @@
+"""The Gradio page: settings shared by three tabs (Image, Video, iPhone take / RGB-D), each an API endpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from posekit.limits import Limits
+from posekit.ui.files import APP_LIMITS, WorkDirs
+from posekit.ui.handlers import App
+from posekit.ui.models import MODEL_INFO, ModelRegistry
+from posekit.ui.settings import MAX_FRAME_STEP
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+QUEUE_SIZE = 32
+"""Requests waiting at most: enough for a burst (the load test sends 20 at once), bounded for one GPU."""
+
+INTRO = """# posekit
+2D and 3D human pose from a photo, a video or an iPhone depth capture. **RTMW3D** finds 133 whole-body
+keypoints in 3D; the **PoseKit** model is the iPhone app's 17+2-joint 2D model. A take recorded with the PoseKit
+iPhone app plays back here without any model. Every action is also an API: see "Use via API" at the bottom."""
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
+RGBD_SUFFIXES = (".json", ".bin", ".zip", ".r3d")
+SMOOTHING_CHOICES = [("Off", "none"), ("EMA", "ema"), ("One-Euro", "one_euro")]
+DEPTH_CHOICES = [("Strict", "strict"), ("Balanced", "balanced"), ("Lenient", "lenient")]
+RGBD_HELP = """Upload a take exported by the **PoseKit iPhone app** (`.json`, `.bin` or `.zip`): it plays back as
+recorded, with the phone's own 3D, and needs no model. Or upload an **RGB-D capture** (a Record3D `.r3d` or its
+EXR export zipped, a zipped Stray Scanner folder, or the generic RGB-D ZIP described in the README): the chosen
+model finds the people and the depth map gives metric 3D."""
+
+
+def _lenient_image(component: gr.Image) -> gr.Image:
+    """Let an unreadable upload reach the handler, which explains what is wrong (too large, not an image),
+    instead of Gradio failing with a generic error while it opens the file. (Patched on the instance:
+    subclassing a component makes Gradio write type stubs next to this module.)"""
+    preprocess = component.preprocess
+
+    def lenient(payload):  # noqa: ANN001, ANN202 - Gradio's signature
+        try:
+            return preprocess(payload)
+        except Exception:
+            if payload is not None and payload.path:
+                return str(payload.path)
+            raise gr.Error("Expected an image (JPEG, PNG, WebP...), got something unreadable.") from None
+
+    component.preprocess = lenient
+    return component
+
+
+def _examples(folder: str, suffixes: tuple[str, ...]) -> list[list[str]]:
+    root = ASSETS / folder
+    if not root.is_dir():
+        return []
+    return [[str(p)] for p in sorted(root.iterdir()) if p.suffix.lower() in suffixes]
+
+
+def create_demo(
+    registry: ModelRegistry | None = None,
+    limits: Limits = APP_LIMITS,
+    preload: bool = True,
+    concurrency_limit: int = 1,
+) -> gr.Blocks:
+    """Build the app.
+
+    Args:
+        registry: the models (default: RTMW3D-L, RTMW3D-X, PoseKit from their published weights, or
+            ``POSEKIT_WEIGHTS_DIR``).
+        limits: upload bounds, checked before anything is decoded.
+        preload: load every model now (a model whose weights are missing shows a message instead).
+        concurrency_limit: inference requests run at once (one GPU: 1); the others wait in the queue.
+    """
+    registry = registry or ModelRegistry()
+    if preload:
+        registry.preload()
+    app = App(registry, limits, WorkDirs())
+    names = list(registry.names)
+
+    with gr.Blocks(title="posekit: 2D and 3D human pose", delete_cache=(600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        gr.Markdown(registry.status_markdown(), elem_id="model-status")
+        model = gr.Radio(
+            names, value=names[0], label="Model",
+            info=" · ".join(f"{n}: {MODEL_INFO[n]}" for n in names if n in MODEL_INFO),
+        )  # fmt: skip
+        with gr.Accordion("Settings", open=False):
+            with gr.Row():
+                box_threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Box threshold",
+                    info="Person detector score a box needs: higher finds fewer, surer people.",
+                )  # fmt: skip
+                keypoint_threshold = gr.Slider(
+                    0.0, 1.0, value=0.3, step=0.05, label="Keypoint threshold",
+                    info="Joints scored below it are hidden in the overlay and the 3D view (the downloads keep "
+                    "them, with their scores).",
+                )  # fmt: skip
+                single_person = gr.Checkbox(
+                    value=False, label="Single person",
+                    info="Keep only the most prominent person (largest box × highest score); in videos, the "
+                    "main track.",
+                )  # fmt: skip
+            with gr.Row():
+                smoothing = gr.Radio(
+                    SMOOTHING_CHOICES, value="one_euro", label="Smoothing (videos, captures)",
+                    info="Over time, per joint: One-Euro follows fast moves with little lag; EMA is the "
+                    "iPhone app's filter; Off keeps the raw per-frame poses. Takes play back as the phone "
+                    "smoothed them.",
+                )  # fmt: skip
+                smoothing_strength = gr.Slider(
+                    0.0, 1.0, value=0.5, step=0.05, label="Smoothing strength",
+                    info="0 = light (nearly raw), 0.5 = default, 1 = heavy (steady, but slower to follow).",
+                )  # fmt: skip
+                depth_mode = gr.Radio(
+                    DEPTH_CHOICES, value="balanced", label="Depth confidence (RGB-D captures)",
+                    info="Which depth samples a joint may use: strict = high-confidence only; balanced = "
+                    "medium or better (the app's default); lenient = any valid depth.",
+                )  # fmt: skip
+            with gr.Row():
+                max_duration_s = gr.Slider(
+                    1, limits.max_duration_s, value=min(10.0, limits.max_duration_s), step=1,
+                    label="Duration (s)",
+                    info=f"Seconds of a video or capture to process, from its start (at most "
+                    f"{limits.max_frames} frames).",
+                )  # fmt: skip
+                frame_step = gr.Slider(
+                    1, MAX_FRAME_STEP, value=1, step=1, label="Frame step",
+                    info="Process every n-th frame: 2 halves the work (and the overlay's frame rate).",
+                )  # fmt: skip
+        common = [model, box_threshold, keypoint_threshold, single_person]
+        temporal = [smoothing, smoothing_strength]
+        bounds = [max_duration_s, frame_step]
+
+        with gr.Tabs():
+            with gr.Tab("Image", id="image"):
+                with gr.Row():
+                    with gr.Column():
+                        image_in = _lenient_image(gr.Image(
+                            type="filepath", sources=["upload", "webcam", "clipboard"], label="Image",
+                            elem_id="image-input",
+                        ))  # fmt: skip
+                        image_btn = gr.Button("Find poses", variant="primary", elem_id="image-run")
+                        gr.Examples(_examples("images", IMAGE_SUFFIXES), [image_in], label="Examples (COCO)")
+                    with gr.Column():
+                        image_out = gr.Image(label="2D overlay", type="filepath", elem_id="image-overlay",
+                                             interactive=False)  # fmt: skip
+                image_outputs = [image_out, *_result_components("image")]
+
+            with gr.Tab("Video", id="video"):
+                with gr.Row():
+                    with gr.Column():
+                        video_in = gr.Video(sources=["upload"], label="Video", elem_id="video-input")
+                        video_btn = gr.Button("Find poses", variant="primary", elem_id="video-run")
+                        gr.Examples(_examples("videos", VIDEO_SUFFIXES), [video_in], label="Examples")
+                    with gr.Column():
+                        video_out = gr.Video(label="2D overlay", elem_id="video-overlay", interactive=False)
+                video_outputs = [video_out, *_result_components("video")]
+
+            with gr.Tab("iPhone take / RGB-D", id="rgbd"):
+                gr.Markdown(RGBD_HELP)
+                with gr.Row():
+                    with gr.Column():
+                        rgbd_in = gr.File(label="Take or capture", file_types=list(RGBD_SUFFIXES), elem_id="rgbd-input")
+                        rgbd_btn = gr.Button("Play back / find poses", variant="primary", elem_id="rgbd-run")
+                        gr.Examples(_examples("rgbd", RGBD_SUFFIXES), [rgbd_in], label="Examples (synthetic)")
+                    with gr.Column():
+                        rgbd_out = gr.Video(label="2D overlay (captures)", elem_id="rgbd-overlay",
+                                            interactive=False)  # fmt: skip
+                rgbd_outputs = [rgbd_out, *_result_components("rgbd")]
+
+        image_btn.click(app.image, [image_in, *common], image_outputs, api_name="image", concurrency_id="gpu")
+        video_btn.click(
+            app.video, [video_in, *common, *temporal, *bounds], video_outputs, api_name="video",
+            concurrency_id="gpu",
+        )  # fmt: skip
+        rgbd_btn.click(
+            app.rgbd, [rgbd_in, *common, *temporal, depth_mode, *bounds], rgbd_outputs, api_name="rgbd",
+            concurrency_id="gpu",
+        )  # fmt: skip
+
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency_limit)
+    return demo
+
+
+# gr.Plot hands Plotly only the figure's data and layout, not its animation frames: this puts them back once
+# the new figure is drawn (the play button and the slider animate through them).
+ADD_FRAMES_JS = """
+(value) => {
+  const figure = value && value.plot ? JSON.parse(value.plot) : null;
+  if (!figure || !figure.frames || !figure.frames.length) return;
+  const steps = (((figure.layout || {}).sliders || [])[0] || {}).steps || [];
+  let tries = 0;
+  const attach = () => {
+    const gd = document.querySelector("#ELEM .js-plotly-plot");
+    const drawn = gd && gd._fullLayout && window.Plotly &&
+      ((gd.layout.sliders || [])[0] || {}).steps?.length === steps.length && gd.data.length === figure.data.length;
+    if (!drawn) { if (tries++ < 100) setTimeout(attach, 100); return; }
+    window.Plotly.deleteFrames(gd).then(() => window.Plotly.addFrames(gd, figure.frames));
+  };
+  attach();
+}
+"""
+
+
+def _result_components(prefix: str) -> list[gr.components.Component]:
+    """The outputs every tab shares: the 3D plot, the summary and the two downloads."""
+    plot = gr.Plot(label="3D skeleton", elem_id=f"{prefix}-plot")
+    plot.change(None, [plot], None, js=ADD_FRAMES_JS.replace("ELEM", f"{prefix}-plot"))
+    summary = gr.Markdown(elem_id=f"{prefix}-summary")
+    with gr.Row():
+        json_file = gr.File(label="Results (JSON)", elem_id=f"{prefix}-json", interactive=False)
+        zip_file = gr.File(
+            label="Results (ZIP: JSON, CSV, overlay; an iPhone take for PoseKit and captures)",
+            elem_id=f"{prefix}-zip", interactive=False,
+        )  # fmt: skip
+    return [plot, summary, json_file, zip_file]
+
+
+def launch(demo: gr.Blocks, limits: Limits = APP_LIMITS) -> None:
+    """Serve the app: ``GRADIO_SERVER_NAME`` (default 127.0.0.1) and ``GRADIO_SERVER_PORT`` (7860) choose
+    where; uploads above ``limits.max_file_bytes`` are refused by the server before they reach a handler."""
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        max_file_size=limits.max_file_bytes,
+    )
