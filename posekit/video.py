@@ -428,11 +428,12 @@ def process_video(
     if overlay_path is not None:
         report(share, "drawing the overlay video")
         written = _write_overlay(
-            path, Path(overlay_path), sequence, replace(bounds, max_side=None), limits, info, overlay_max_side,
+            path, Path(overlay_path), sequence, replace(bounds, max_side=overlay_max_side), limits, info,
             keypoint_threshold, timings, lambda f: report(share + (1 - share) * f, "drawing the overlay video"),
         )  # fmt: skip
     timings["total"] = time.perf_counter() - started
-    report(1.0, f"done: {sequence.num_frames} frames, {sequence.num_people} people")
+    people = f"{sequence.num_people} {'person' if sequence.num_people == 1 else 'people'}"
+    report(1.0, f"done: {sequence.num_frames} frames, {people}")
     return VideoResult(sequence=sequence, info=info, overlay_path=written, timings=dict(timings),
                        warnings=list(reader.warnings))  # fmt: skip
 
@@ -444,23 +445,27 @@ def _write_overlay(
     bounds: ReadBounds,
     limits: Limits,
     info: VideoInfo,
-    max_side: int | None,
     keypoint_threshold: float,
     timings: _Timings,
     progress: Callable[[float], None],
 ) -> Path:
-    """Decode the same frames again and write them with ``sequence`` drawn on them."""
-    reader = VideoReader(path, bounds, limits, keep_original=True)
+    """Decode the same frames again, at the overlay's size (``bounds.max_side``), and write them with
+    ``sequence`` drawn on them."""
+    reader = VideoReader(path, bounds, limits, keep_original=False)
     fps = info.fps or sequence.estimated_fps() or 30.0
     total = max(sequence.num_frames, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VideoWarning)  # the first pass reported them already
-        with VideoWriter(out, fps=fps, max_side=max_side) as writer:
+        with VideoWriter(out, fps=fps) as writer:
             for t, frame in enumerate(timings.iterate("decode", reader)):
                 if t >= sequence.num_frames:
                     break
                 with timings("draw"):
-                    image = draw_poses(frame.image, sequence.frame(t), keypoint_threshold)
+                    poses = sequence.frame(t)
+                    if frame.scale != 1.0:
+                        poses = replace(poses, keypoints_2d=poses.keypoints_2d / frame.scale,
+                                        bboxes=poses.bboxes / frame.scale)  # fmt: skip
+                    image = draw_poses(frame.inference_image, poses, keypoint_threshold)
                 with timings("encode"):
                     writer.write(image, time=frame.time)
                 if t % 16 == 0:

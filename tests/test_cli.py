@@ -114,6 +114,31 @@ def test_real_posekit_model_with_random_weights(inputs, tmp_path, capsys, monkey
     assert len(read_result(out / "frame0.json")) <= 1
 
 
+@pytest.mark.slow
+def test_real_rtmw3d_with_random_weights(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from posekit.detector import DETECTOR_FILE
+    from posekit.models.rtmdet import rtmdet_m
+    from posekit.models.rtmw3d import rtmw3d_l
+    from posekit.rtmpose3d import POSE_FILES
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    torch.manual_seed(0)
+    torch.save({"state_dict": rtmdet_m().state_dict()}, weights / DETECTOR_FILE)
+    torch.save({"state_dict": rtmw3d_l().state_dict()}, weights / POSE_FILES["l"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    clip = walking_video(tmp_path / "walk.mp4", num_frames=3, size=(160, 120)).path
+    out = tmp_path / "out"
+    code = cli.main([str(clip), "-o", str(out), "--weights-dir", str(weights), "--device", "cpu", "--single-person",
+                     "--detect-every", "2", "--bbox-threshold", "0", "--keypoint-threshold", "0", "-q"])  # fmt: skip
+    assert code == 0 and not _errors(capsys)
+    seq = read_result(out / "walk.json")
+    assert seq.num_frames == 3 and seq.num_people == 1 and seq.skeleton.name == "coco_wholebody"
+    assert seq.space_3d == "model" and seq.keypoints_3d.shape == (3, 1, 133, 3) and seq.intrinsics.shape == (3, 4)
+
+
 def test_bad_inputs_are_one_line_each_and_the_rest_still_runs(fake_models, inputs, tmp_path, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()

@@ -263,12 +263,17 @@ def _stream_fps(stream: Any) -> float | None:
     return None
 
 
-def probe_video(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> VideoInfo:
+def probe_video(
+    path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS, bounds: ReadBounds | None = None
+) -> VideoInfo:
     """Read a video's metadata (and decode its first frame, for the orientation).
+
+    ``limits`` are checked from the container's metadata before anything is decoded: the file size, the
+    frame size, and the duration and frame count that would be read with ``bounds`` (None: the whole video).
 
     Raises:
         VideoError: not a readable video.
-        LimitError: the file or its frames are over ``limits``.
+        LimitError: the file or what would be read is over ``limits``.
     """
     av = _import_av()
     path = Path(path)
@@ -277,6 +282,8 @@ def probe_video(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Vid
     try:
         stream = container.streams.video[0]
         limits.check_pixels(stream.width, stream.height, what=path.name)
+        fps, duration, declared = _stream_fps(stream), _stream_duration(container, stream), int(stream.frames) or None
+        check_read_limits(path.name, fps, duration, declared, bounds or ReadBounds(), limits)
         matrix = None
         try:
             for frame in container.decode(stream):
@@ -299,13 +306,55 @@ def probe_video(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Vid
             height=height,
             rotation=orient.rotation,
             flipped=orient.flipped,
-            fps=_stream_fps(stream),
-            duration_s=_stream_duration(container, stream),
-            num_frames=int(stream.frames) or None,
+            fps=fps,
+            duration_s=duration,
+            num_frames=declared,
             start_s=start,
         )
     finally:
         container.close()
+
+
+def check_read_limits(
+    name: str,
+    fps: float | None,
+    duration: float | None,
+    declared: int | None,
+    bounds: ReadBounds,
+    limits: Limits,
+) -> None:
+    """Refuse, from metadata alone, a read whose duration or frame count would be over ``limits``.
+
+    Args:
+        name: the file name, for messages.
+        fps, duration, declared: the stream's frame rate, duration in seconds and frame count (each None when
+            the container does not say).
+        bounds: what the caller reads (the start only, a stride...): a long video read in part is fine.
+
+    Raises:
+        LimitError: over ``limits.max_duration_s`` or ``limits.max_frames``.
+    """
+    read = duration if bounds.max_duration_s is None or duration is None else min(duration, bounds.max_duration_s)
+    if read is not None and read > limits.max_duration_s:
+        raise LimitError(
+            f"{name}: {read:,.1f} s is over the limit of {limits.max_duration_s:,.1f} s; "
+            "read only the start (a maximum duration or frame count)"
+        )
+    frames = declared
+    if read is not None and fps:
+        frames = math.ceil(read * fps) if frames is None else min(frames, math.ceil(read * fps))
+    if frames is None:
+        return
+    if bounds.target_fps is not None and fps and bounds.target_fps < fps:
+        frames = math.ceil(frames * bounds.target_fps / fps)
+    frames = math.ceil(frames / bounds.stride)
+    if bounds.max_frames is not None:
+        frames = min(frames, bounds.max_frames)
+    if frames > limits.max_frames:
+        raise LimitError(
+            f"{name}: about {frames:,} frames is over the limit of {limits.max_frames:,}; "
+            "read only the start (a maximum frame count or duration) or fewer frames (a stride or target fps)"
+        )
 
 
 def inference_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -347,37 +396,8 @@ class VideoReader:
         self.bounds = bounds
         self.limits = limits
         self.keep_original = keep_original
-        self.info = probe_video(self.path, limits)
+        self.info = probe_video(self.path, limits, bounds)
         self.warnings: list[str] = []
-        self._check_metadata_limits()
-
-    def _check_metadata_limits(self) -> None:
-        info, b, name = self.info, self.bounds, self.path.name
-        duration = info.duration_s
-        if duration is not None and b.max_duration_s is not None:
-            duration = min(duration, b.max_duration_s)
-        if duration is not None and duration > self.limits.max_duration_s:
-            raise LimitError(
-                f"{name}: {duration:,.1f} s is over the limit of {self.limits.max_duration_s:,.1f} s; "
-                "read only the start (a maximum duration or frame count)"
-            )
-        frames = info.num_frames
-        if frames is None and duration is not None and info.fps:
-            frames = math.ceil(duration * info.fps)
-        elif frames is not None and duration is not None and info.duration_s and info.fps:
-            frames = min(frames, math.ceil(duration * info.fps))
-        if frames is None:
-            return
-        if b.target_fps is not None and info.fps and b.target_fps < info.fps:
-            frames = math.ceil(frames * b.target_fps / info.fps)
-        frames = math.ceil(frames / b.stride)
-        if b.max_frames is not None:
-            frames = min(frames, b.max_frames)
-        if frames > self.limits.max_frames:
-            raise LimitError(
-                f"{name}: about {frames:,} frames is over the limit of {self.limits.max_frames:,}; "
-                "read only the start (a maximum frame count or duration) or fewer frames (a stride or target fps)"
-            )
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
