@@ -10,11 +10,13 @@ from posekit.limits import LimitError, Limits
 from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.pipeline.captures.open import open_capture
 from posekit.pipeline.rgbd_pipeline import process_capture
+from posekit.pipeline.video_io import VideoError, VideoReader, VideoWriter
 from posekit.posekit_detector import PoseKit
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton, get_skeleton
 from posekit.takes import TakeError, load_take, save_take
+from posekit.video import VideoResult, process_video
 
 __version__ = "0.1.0"
 
@@ -32,11 +34,16 @@ __all__ = [
     "RGBDFrame",
     "Skeleton",
     "TakeError",
+    "VideoError",
+    "VideoReader",
+    "VideoResult",
+    "VideoWriter",
     "draw_poses",
     "get_skeleton",
     "load_take",
     "open_capture",
     "process_capture",
+    "process_video",
     "save_take",
     "to_bgr",
 ]
