@@ -4,6 +4,7 @@ Models live in :mod:`posekit.models` (plain PyTorch), pre- and post-processing i
 conventions in :mod:`posekit.coords`. Importing posekit needs neither CUDA nor the network.
 """
 
+from posekit.detector import PersonDetector
 from posekit.drawing import draw_poses
 from posekit.images import ImageError, to_bgr
 from posekit.limits import LimitError, Limits
@@ -13,6 +14,7 @@ from posekit.pipeline.rgbd_pipeline import process_capture
 from posekit.pipeline.video_io import VideoError, VideoReader, VideoWriter
 from posekit.posekit_detector import PoseKit
 from posekit.poses import Poses
+from posekit.rtmpose3d import RTMPose3D, RTMPose3DInference, clear_cache
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton, get_skeleton
 from posekit.takes import TakeError, load_take, save_take
@@ -27,7 +29,10 @@ __all__ = [
     "CaptureError",
     "ImageError",
     "LimitError",
+    "PersonDetector",
     "PoseKit",
+    "RTMPose3D",
+    "RTMPose3DInference",
     "Limits",
     "PoseSequence",
     "Poses",
@@ -38,6 +43,7 @@ __all__ = [
     "VideoReader",
     "VideoResult",
     "VideoWriter",
+    "clear_cache",
     "draw_poses",
     "get_skeleton",
     "load_take",
