@@ -462,7 +462,7 @@ def run_capture(
     from posekit.pipeline.captures.open import open_capture
     from posekit.pipeline.export import result_document, write_json, write_results_zip
     from posekit.pipeline.rgbd_pipeline import process_capture
-    from posekit.video import smoothing_params
+    from posekit.pipeline.smoothing import smoothing_params
 
     method = args.smoothing or "ema"  # the PoseKit app's smoothing, as on the phone
     report = reporter.progress(path.name)

@@ -33,7 +33,7 @@ import numpy as np
 from posekit.coords import scale_intrinsics
 from posekit.drawing import draw_poses
 from posekit.limits import DEFAULT_LIMITS, Limits
-from posekit.pipeline.smoothing import smooth_pose_sequence
+from posekit.pipeline.smoothing import smooth_pose_sequence, smoothing_params
 from posekit.pipeline.tracking import Tracker, boxes_from_keypoints, pick_main_box, select_main_track
 from posekit.pipeline.video_io import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter
 from posekit.poses import Poses
@@ -44,7 +44,6 @@ ProgressFn = Callable[[float, str], None]
 """``progress(fraction, message)``: fraction in 0..1 of the work done, message for a person."""
 
 Smoothing = Literal["one_euro", "ema", "none"]
-SMOOTHING_METHODS: tuple[str, ...] = ("one_euro", "ema", "none")
 
 STAGES = ("decode", "detect", "pose", "track", "smooth", "draw", "encode")
 """Stages timed in :attr:`VideoResult.timings` (seconds, summed over the video), plus ``"total"``."""
@@ -243,27 +242,6 @@ def _expected_frames(info: VideoInfo, bounds: ReadBounds) -> int | None:
         frames = math.ceil(frames * bounds.target_fps / info.fps)
     frames = math.ceil(frames / bounds.stride)
     return max(1, min(frames, bounds.max_frames or frames))
-
-
-def smoothing_params(method: str, strength: float | None) -> dict[str, float]:
-    """Parameters of :mod:`posekit.pipeline.smoothing` for a method and one 0..1 strength knob.
-
-    ``strength`` None gives the method's defaults (One-Euro 0.5; EMA the PoseKit app's alpha 0.55). For EMA,
-    alpha = 1.1 x strength (capped at 0.95), so 0.5 is the app's value; for One-Euro see
-    :func:`~posekit.pipeline.smoothing.one_euro_params`.
-
-    Raises:
-        ValueError: an unknown method or a strength outside 0..1.
-    """
-    if method not in SMOOTHING_METHODS:
-        raise ValueError(f"smoothing: expected one of {SMOOTHING_METHODS}, got {method!r}")
-    if strength is not None and not 0.0 <= strength <= 1.0:
-        raise ValueError(f"smoothing_strength: expected a number in 0..1 (or None for the default), got {strength}")
-    if method == "none" or strength is None:
-        return {}
-    if method == "ema":
-        return {"alpha": min(0.95, 1.1 * strength)}
-    return {"strength": strength}
 
 
 def _build_sequence(

@@ -12,6 +12,7 @@ from posekit.pipeline.smoothing import (
     one_euro_params,
     smooth_pose_sequence,
     smooth_sequence,
+    smoothing_params,
 )
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
@@ -136,6 +137,19 @@ def test_strength_knobs():
     light = smooth_sequence(x, None, "one_euro", strength=0.1)
     heavy = smooth_sequence(x, None, "one_euro", strength=0.9)
     assert np.diff(heavy, axis=0).std() < np.diff(light, axis=0).std()
+
+
+def test_smoothing_params_pass_one_strength_mapping():
+    assert smoothing_params("ema", None) == {} and smoothing_params("none", 0.7) == {}
+    assert smoothing_params("one_euro", 0.3) == {"strength": 0.3}
+    # The EMA's strength goes through ema_alpha, whatever the caller (video, capture, CLI, app).
+    x = np.random.default_rng(2).normal(size=(20, 3))
+    via_knob = smooth_sequence(x, None, "ema", **smoothing_params("ema", 0.8))
+    assert np.array_equal(via_knob, smooth_sequence(x, None, "ema", alpha=ema_alpha(0.8)))
+    with pytest.raises(ValueError, match="expected one of"):
+        smoothing_params("kalman", None)
+    with pytest.raises(ValueError, match="0..1"):
+        smoothing_params("ema", 1.5)
 
 
 def test_methods_and_errors():

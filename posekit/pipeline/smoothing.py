@@ -206,6 +206,25 @@ def ema_alpha(strength: float) -> float:
     return float(np.interp(strength, [0.0, 0.5, 1.0], [0.0, EMA_ALPHA, 0.9]))
 
 
+def smoothing_params(method: str, strength: float | None) -> dict[str, float]:
+    """Check a method and one 0..1 strength knob; the parameters to give :func:`make_filter` for them.
+
+    ``strength`` None gives the method's defaults (One-Euro 0.5, EMA the PoseKit app's alpha 0.55); otherwise
+    it passes through as ``{"strength": strength}`` and :func:`make_filter` maps it (:func:`ema_alpha`,
+    :func:`one_euro_params`). ``"none"`` takes no parameters.
+
+    Raises:
+        ValueError: an unknown method or a strength outside 0..1.
+    """
+    if method not in METHODS:
+        raise ValueError(f"smoothing: expected one of {METHODS}, got {method!r}")
+    if strength is not None and not 0.0 <= strength <= 1.0:
+        raise ValueError(f"smoothing_strength: expected a number in 0..1 (or None for the default), got {strength}")
+    if method == "none" or strength is None:
+        return {}
+    return {"strength": strength}
+
+
 def make_filter(method: SmoothingMethod, **params: Any) -> EMASmoother | OneEuroFilter | None:
     """A fresh streaming filter for ``method`` (None for ``"none"``, whose parameters are ignored).
 

@@ -21,6 +21,7 @@ from posekit.limits import Limits
 from posekit.pipeline.captures.base import Capture, RGBDFrame
 from posekit.pipeline.captures.open import open_capture
 from posekit.pipeline.rgbd_pipeline import process_capture
+from posekit.pipeline.smoothing import smoothing_params
 from posekit.pipeline.tracking import pick_main_box
 from posekit.pipeline.video_io import VideoWriter
 from posekit.poses import Poses
@@ -28,7 +29,7 @@ from posekit.sequence import PoseSequence
 from posekit.ui.gpu import gpu
 from posekit.ui.models import LoadedModel
 from posekit.ui.settings import Settings, Temporal
-from posekit.video import VideoResult, process_video, smoothing_params
+from posekit.video import VideoResult, process_video
 
 INFERENCE_MAX_SIDE = 1920  # frames above it are downscaled for the models (results stay in original pixels)
 OVERLAY_MAX_SIDE = 1280  # the overlay video plays in a browser tab: HD is enough
