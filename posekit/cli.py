@@ -342,27 +342,16 @@ class Reporter:
 
 def estimate_image(image: Any, models: Models, args: argparse.Namespace) -> Any:
     """Poses of one BGR image with the options of the command line (detector, thresholds, people kept)."""
-    import numpy as np
+    from posekit.pipeline.estimate import estimate_image as estimate
 
-    from posekit.pipeline.tracking import pick_main_box
-
-    model, detector = models.estimator(), models.detector()
-    boxes = None
-    if detector is not None:
-        found, scores = detector(image)
-        found = np.asarray(found, np.float32).reshape(-1, 4)
-        scores = np.asarray(scores, np.float32).reshape(-1)
-        keep = np.flatnonzero(scores >= args.bbox_threshold)
-        keep = keep[np.argsort(-scores[keep], kind="stable")][: args.max_people]
-        if args.single_person and len(keep):
-            keep = keep[[pick_main_box(found[keep], scores[keep])]]
-        boxes = found[keep]
-    poses = model(image, bboxes=boxes)
-    if args.single_person and len(poses) > 1:
-        return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores))
-    if args.max_people is not None and len(poses) > args.max_people:
-        return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[: args.max_people])
-    return poses
+    return estimate(
+        image,
+        models.estimator(),
+        models.detector(),
+        bbox_threshold=args.bbox_threshold,
+        single_person=args.single_person,
+        max_people=args.max_people,
+    )
 
 
 def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:

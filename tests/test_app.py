@@ -34,7 +34,7 @@ from posekit.sequence import PoseSequence  # noqa: E402
 from posekit.takes import load_take  # noqa: E402
 from posekit.ui import create_demo  # noqa: E402
 from posekit.ui.files import WorkDirs, rgbd_kind  # noqa: E402
-from posekit.ui.inference import Progress, _video_gpu_seconds, select_people  # noqa: E402
+from posekit.ui.inference import Progress, _video_gpu_seconds  # noqa: E402
 from posekit.ui.models import ModelRegistry, ModelUnavailableError  # noqa: E402
 from posekit.ui.settings import Settings, Temporal  # noqa: E402
 
@@ -334,17 +334,6 @@ def test_app_starts_without_weights_and_replays_a_take(tmp_path, monkeypatch):
 
 
 # ---- Pieces, without a server ------------------------------------------------------------------------------
-
-
-def test_select_people():
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 100, 100], [5, 5, 50, 50]], np.float32)
-    scores = np.array([0.9, 0.6, 0.3], np.float32)
-    kept, kept_scores = select_people(boxes, scores, 0.5, False)
-    np.testing.assert_array_equal(kept, boxes[:2])
-    one, _ = select_people(boxes, scores, 0.2, True)
-    np.testing.assert_array_equal(one, boxes[1:2])  # largest area x score
-    none, _ = select_people(boxes, scores, 0.95, True)
-    assert none.shape == (0, 4)
 
 
 def test_settings_validation():

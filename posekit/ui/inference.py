@@ -20,9 +20,9 @@ from posekit.drawing import draw_poses
 from posekit.limits import Limits
 from posekit.pipeline.captures.base import Capture, RGBDFrame
 from posekit.pipeline.captures.open import open_capture
+from posekit.pipeline.estimate import estimate_image
 from posekit.pipeline.rgbd_pipeline import process_capture
 from posekit.pipeline.smoothing import smoothing_params
-from posekit.pipeline.tracking import pick_main_box
 from posekit.pipeline.video_io import VideoWriter
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
@@ -49,25 +49,6 @@ class Progress:
         gr.Progress()(fraction, desc=message)
 
 
-def select_people(
-    boxes: np.ndarray, scores: np.ndarray, box_threshold: float, single_person: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes scored at least ``box_threshold``; with ``single_person`` only the most prominent one (the video
-    pipeline's rule, :func:`~posekit.pipeline.tracking.pick_main_box`: largest area x score).
-
-    Returns:
-        ``(boxes (M, 4) float32 xyxy, scores (M,) float32)``.
-    """
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    keep = scores >= box_threshold
-    boxes, scores = boxes[keep], scores[keep]
-    if single_person and len(boxes) > 1:
-        best = pick_main_box(boxes, scores)
-        boxes, scores = boxes[best : best + 1], scores[best : best + 1]
-    return boxes, scores
-
-
 def _image_gpu_seconds(model: LoadedModel, *args: Any, **kwargs: Any) -> int:
     """ZeroGPU's duration for one image: short (the model is loaded already)."""
     return 30 if model.name == "RTMW3D-X" else 20
@@ -89,15 +70,13 @@ def infer_image(model: LoadedModel, image: np.ndarray, settings: Settings) -> Po
 
 def estimate(model: LoadedModel, image: np.ndarray, settings: Settings) -> Poses:
     """:func:`infer_image` without the GPU request (for use inside another inference handler)."""
-    boxes, scores = select_people(*model.detector(image), settings.box_threshold, settings.single_person)
-    if len(boxes) == 0:
-        poses = Poses.empty(model.estimator.skeleton, with_3d=model.name != "PoseKit")
-        poses.image_size = (image.shape[1], image.shape[0])
-        return poses
-    poses = model.estimator(image, bboxes=boxes)
-    if len(poses) == len(scores):  # one person per box: keep the detector's scores, not the given-box 1s
-        poses.bbox_scores = scores
-    return poses
+    return estimate_image(
+        image,
+        model.estimator,
+        model.detector,
+        bbox_threshold=settings.box_threshold,
+        single_person=settings.single_person,
+    )
 
 
 def _video_gpu_seconds(model: LoadedModel, *args: Any, expected_frames: int, **kwargs: Any) -> int:
