@@ -1,5 +1,6 @@
 """What the capture readers share: one bounded view of a ZIP or a folder, member lookup, header-checked image
-decoding, depth and confidence clean-up, timestamps and frame ranges."""
+decoding, depth and confidence clean-up, timestamps and frame ranges, streamed video frames, and
+:class:`SourceCapture`, the readers' base class (opening, the frame loop, closing)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import posixpath
 import re
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -15,9 +17,10 @@ from typing import Any, BinaryIO
 import cv2
 import numpy as np
 
-from posekit.limits import LimitError, Limits
+from posekit.coords import Intrinsics
+from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 from posekit.pipeline.archive import ArchiveError, SafeZip
-from posekit.pipeline.captures.base import CaptureError
+from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
 
 IGNORED_PREFIXES = ("__MACOSX/",)
 """Members that archivers add beside the data (macOS resource forks); never part of a capture."""
@@ -324,3 +327,89 @@ def video_header(stream: BinaryIO, what: str) -> tuple[tuple[int, int], int, flo
             return (int(v.codec_context.width), int(v.codec_context.height)), int(v.frames or 0), rate
     except av.FFmpegError as exc:
         raise CaptureError(f"{what}: expected a video, could not open it ({exc})") from exc
+
+
+def video_frames_at(
+    source: Source, member: str, indices: range, fmt: str, label: str, total: int
+) -> Iterator[np.ndarray]:
+    """The frames ``indices`` (increasing) of a video member, streamed one at a time as BGR uint8.
+
+    Raises:
+        CaptureError: the video is unreadable, or ends before the last wanted frame (``label`` names it).
+    """
+    wanted = iter(indices)
+    target = next(wanted, None)
+    if target is None:
+        return
+    with open_member(source, member, fmt) as stream:
+        for i, image in enumerate(video_frames(stream, f"{fmt}: {label}")):
+            if i == target:
+                yield image
+                target = next(wanted, None)
+                if target is None:
+                    return
+    raise CaptureError(f"{fmt}: {label} ends before frame {target} of {total}")
+
+
+def read_confidence_png(source: Source, name: str, limits: Limits, size: tuple[int, int], fmt: str) -> np.ndarray:
+    """A uint8 PNG confidence map (levels 0..2) of the depth maps' ``size`` ``(w, h)``."""
+    data = read_member(source, name, fmt, image_bytes_limit(limits))
+    conf = decode_image(data, limits, f"{fmt}: {name}", cv2.IMREAD_UNCHANGED)
+    return check_confidence(conf, size, f"{fmt}: {name}")
+
+
+class SourceCapture(Capture):
+    """A capture read from a ZIP or a folder (a :data:`Source`): what every reader does the same way.
+
+    Opening reads the source's index and calls :meth:`_open` (closing the source again if it fails); frames
+    pair the colour images of :meth:`_color_frames` with the depth and confidence of :meth:`_depth`.
+    Subclasses set :attr:`format` and :attr:`what` and implement those, and set in ``_open`` ``info``,
+    ``timestamps`` ((N,) seconds) and ``intrinsics`` (or override :meth:`_intrinsics` for per-frame ones).
+
+    Args:
+        path: the ZIP (any file name) or the folder.
+        limits: bounds checked before decoding.
+    """
+
+    format: str
+    what: str
+    """The format's name, the start of every error message."""
+    timestamps: np.ndarray
+    intrinsics: Intrinsics
+
+    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.source = open_source(path, limits, self.what)
+        try:
+            self._open()
+        except BaseException:
+            self.source.close()
+            raise
+
+    @abstractmethod
+    def _open(self) -> None:
+        """Find and check the members, set ``info``, ``timestamps`` and the intrinsics."""
+
+    @abstractmethod
+    def _color_frames(self, indices: range) -> Iterator[np.ndarray]:
+        """The (H, W, 3) uint8 BGR colour frames of ``indices``, in order, one at a time."""
+
+    @abstractmethod
+    def _depth(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frame ``index``'s depth (h, w) float32 metres (NaN invalid) and confidence (h, w) uint8 or None."""
+
+    def _intrinsics(self, index: int) -> Intrinsics:
+        return self.intrinsics
+
+    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
+        indices = frame_range(self.info.num_frames, start, stop, step)
+        colors = self._color_frames(indices)
+        try:
+            for i, color in zip(indices, colors, strict=False):
+                depth, conf = self._depth(i)
+                yield RGBDFrame(i, float(self.timestamps[i]), color, depth, conf, self._intrinsics(i))
+        finally:
+            colors.close()
+
+    def close(self) -> None:
+        self.source.close()

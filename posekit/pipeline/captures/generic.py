@@ -16,15 +16,12 @@ NaN in ``.npy``). The files may sit one folder down in the ZIP.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 
-from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipeline.captures import _io
-from posekit.pipeline.captures.base import Capture, CaptureError, CaptureInfo, RGBDFrame
+from posekit.pipeline.captures.base import CaptureError, CaptureInfo
 
 GENERIC = "generic RGB-D ZIP"
 DEFAULT_FPS = 30.0
@@ -38,7 +35,7 @@ def _positive(spec: dict, key: str, default: float | None = None) -> float:
     return float(value)
 
 
-class GenericCapture(Capture):
+class GenericCapture(_io.SourceCapture):
     """A generic RGB-D ZIP (or its folder), frames decoded lazily.
 
     Args:
@@ -52,15 +49,7 @@ class GenericCapture(Capture):
     """
 
     format = "generic"
-
-    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self.source = _io.open_source(path, limits, GENERIC)
-        try:
-            self._open()
-        except BaseException:
-            self.source.close()
-            raise
+    what = GENERIC
 
     def _open(self) -> None:
         names = _io.data_names(self.source)
@@ -106,8 +95,8 @@ class GenericCapture(Capture):
         self.limits.check_pixels(raw.shape[1], raw.shape[0], what)
         return _io.clean_depth(raw)
 
-    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
-        for i in _io.frame_range(self.info.num_frames, start, stop, step):
+    def _color_frames(self, indices: range) -> Iterator[np.ndarray]:
+        for i in indices:
             name = self.color_members[i]
             data = _io.read_member(self.source, name, GENERIC, _io.image_bytes_limit(self.limits))
             color = _io.decode_image(data, self.limits, f"{GENERIC}: {name}")
@@ -116,15 +105,13 @@ class GenericCapture(Capture):
                     f"{GENERIC}: {name} is {color.shape[1]}x{color.shape[0]}, intrinsics.json says "
                     f"{self.color_size[0]}x{self.color_size[1]}"
                 )
-            what = f"{GENERIC}: {self.depth_members[i]}"
-            depth = _io.check_depth(self._read_depth(i), self.depth_size, what)
-            conf = None
-            if self.conf_members is not None:
-                name = self.conf_members[i]
-                data = _io.read_member(self.source, name, GENERIC, _io.image_bytes_limit(self.limits))
-                raw = _io.decode_image(data, self.limits, f"{GENERIC}: {name}", cv2.IMREAD_UNCHANGED)
-                conf = _io.check_confidence(raw, self.depth_size, f"{GENERIC}: {name}")
-            yield RGBDFrame(i, float(self.timestamps[i]), color, depth, conf, self.intrinsics)
+            yield color
 
-    def close(self) -> None:
-        self.source.close()
+    def _depth(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        what = f"{GENERIC}: {self.depth_members[index]}"
+        depth = _io.check_depth(self._read_depth(index), self.depth_size, what)
+        if self.conf_members is None:
+            return depth, None
+        return depth, _io.read_confidence_png(
+            self.source, self.conf_members[index], self.limits, self.depth_size, GENERIC
+        )

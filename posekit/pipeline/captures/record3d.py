@@ -16,16 +16,14 @@ at the depth resolution). Timestamps are ``frameTimestamps`` minus the first, el
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from posekit.coords import Intrinsics, scale_intrinsics
-from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipeline.captures import _io
-from posekit.pipeline.captures.base import Capture, CaptureError, CaptureInfo, RGBDFrame
+from posekit.pipeline.captures.base import CaptureError, CaptureInfo
 from posekit.pipeline.captures.exr import exr_size, read_exr_channel
 from posekit.pipeline.captures.lzfse import declared_size, decompress_exact
 
@@ -58,7 +56,7 @@ def _intrinsics_from_k(k: Any, what: str) -> Intrinsics:
     return _io.positive_intrinsics([k[0], k[4], k[6], k[7]], what)
 
 
-class _Record3DBase(Capture):
+class _Record3DBase(_io.SourceCapture):
     """Shared parsing of Record3D metadata and colour frames; subclasses read depth."""
 
     format: str
@@ -93,17 +91,7 @@ class _Record3DBase(Capture):
             for i in indices:
                 yield self._jpeg(i)
             return
-        wanted = iter(indices)
-        target = next(wanted, None)
-        with _io.open_member(self.source, self.video, self.what) as stream:
-            for i, image in enumerate(_io.video_frames(stream, f"{self.what}: {self.video}")):
-                if target is None:
-                    return
-                if i == target:
-                    yield image
-                    target = next(wanted, None)
-        if target is not None:
-            raise CaptureError(f"{self.what}: {self.video} ends before frame {target} of {self.info.num_frames}")
+        yield from _io.video_frames_at(self.source, self.video, indices, self.what, self.video, self.info.num_frames)
 
     def _jpeg(self, index: int) -> np.ndarray:
         name = self.color_members[index]
@@ -132,22 +120,6 @@ class _Record3DBase(Capture):
         self.limits.check_pixels(*size, f"{self.what}: colour frames")
         return size, rate
 
-    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
-        indices = _io.frame_range(self.info.num_frames, start, stop, step)
-        colors = self._color_frames(indices)
-        try:
-            for i, color in zip(indices, colors, strict=False):
-                depth, conf = self._depth(i)
-                yield RGBDFrame(i, float(self.timestamps[i]), color, depth, conf, self._intrinsics(i))
-        finally:
-            colors.close()
-
-    def _depth(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.source.close()
-
 
 class Record3DCapture(_Record3DBase):
     """A Record3D ``.r3d`` file (or the folder it unzips to), frames decoded lazily.
@@ -164,15 +136,6 @@ class Record3DCapture(_Record3DBase):
 
     format = "record3d"
     what = R3D
-
-    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self.source = _io.open_source(path, limits, R3D)
-        try:
-            self._open()
-        except BaseException:
-            self.source.close()
-            raise
 
     def _open(self) -> None:
         names = _io.data_names(self.source)
@@ -242,15 +205,6 @@ class Record3DExrCapture(_Record3DBase):
 
     format = "record3d-exr"
     what = R3D_EXR
-
-    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self.source = _io.open_source(path, limits, R3D_EXR)
-        try:
-            self._open()
-        except BaseException:
-            self.source.close()
-            raise
 
     def _open(self) -> None:
         names = _io.data_names(self.source)

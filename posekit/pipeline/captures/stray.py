@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 
 from posekit.coords import Intrinsics
-from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipeline.captures import _io
-from posekit.pipeline.captures.base import Capture, CaptureError, CaptureInfo, RGBDFrame
+from posekit.pipeline.captures.base import CaptureError, CaptureInfo
 
 STRAY = "Stray Scanner capture"
 
@@ -68,7 +65,7 @@ def _odometry_times(data: bytes, n: int) -> np.ndarray | None:
     return np.array([times[i] for i in range(n)])
 
 
-class StrayCapture(Capture):
+class StrayCapture(_io.SourceCapture):
     """A Stray Scanner dataset (zipped or a folder), frames decoded lazily: the video streams through PyAV,
     depth and confidence are read one frame at a time.
 
@@ -82,15 +79,7 @@ class StrayCapture(Capture):
     """
 
     format = "stray"
-
-    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self.source = _io.open_source(path, limits, STRAY)
-        try:
-            self._open()
-        except BaseException:
-            self.source.close()
-            raise
+    what = STRAY
 
     def _open(self) -> None:
         names = _io.data_names(self.source)
@@ -143,27 +132,9 @@ class StrayCapture(Capture):
         depth = _io.check_depth(self._read_depth(index), self.depth_size, what)
         if self.conf_members is None:
             return depth, None
-        name = self.conf_members[index]
-        data = _io.read_member(self.source, name, STRAY, _io.image_bytes_limit(self.limits))
-        conf = _io.decode_image(data, self.limits, f"{STRAY}: {name}", cv2.IMREAD_UNCHANGED)
-        return depth, _io.check_confidence(conf, self.depth_size, f"{STRAY}: {name}")
+        return depth, _io.read_confidence_png(
+            self.source, self.conf_members[index], self.limits, self.depth_size, STRAY
+        )
 
-    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
-        indices = _io.frame_range(self.info.num_frames, start, stop, step)
-        wanted = iter(indices)
-        target = next(wanted, None)
-        if target is None:
-            return
-        with _io.open_member(self.source, self.video, STRAY) as stream:
-            for i, color in enumerate(_io.video_frames(stream, f"{STRAY}: rgb.mp4")):
-                if i != target:
-                    continue
-                depth, conf = self._depth(i)
-                yield RGBDFrame(i, float(self.timestamps[i]), color, depth, conf, self.intrinsics)
-                target = next(wanted, None)
-                if target is None:
-                    return
-        raise CaptureError(f"{STRAY}: rgb.mp4 ends before frame {target} of {self.info.num_frames}")
-
-    def close(self) -> None:
-        self.source.close()
+    def _color_frames(self, indices: range) -> Iterator[np.ndarray]:
+        return _io.video_frames_at(self.source, self.video, indices, STRAY, "rgb.mp4", self.info.num_frames)
