@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.loaders import ESTIMATORS, load_estimator, load_person_detector
 from posekit.pipeline.video_io import VIDEO_EXTENSIONS
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -32,7 +33,7 @@ TAKE_EXTENSIONS = (".json", ".bin")
 CAPTURE_EXTENSIONS = (".r3d",)
 TAKE_MEMBERS = {"meta.json", "frames.bin", "frames.json"}
 
-MODELS = ("rtmw3d-l", "rtmw3d-x", "posekit")
+MODELS = ESTIMATORS
 MODEL_HELP = {
     "rtmw3d-l": "133 whole-body keypoints (body, feet, face, hands) in 2D and 3D, people found by RTMDet-M",
     "rtmw3d-x": "the larger RTMW3D, a little more accurate and about twice as slow",
@@ -262,18 +263,10 @@ class Models:
         return self._detector if self.use_detector else None
 
     def _load_estimator(self) -> Any:
-        if self.name == "posekit":
-            from posekit.posekit_detector import PoseKit
-
-            return PoseKit.from_pretrained(device=self.device)
-        from posekit.rtmpose3d import RTMPose3D
-
-        return RTMPose3D.from_pretrained(model_size=self.name[-1], device=self.device)
+        return load_estimator(self.name, self.device)
 
     def _load_detector(self) -> Any:
-        from posekit.detector import PersonDetector
-
-        return PersonDetector.from_pretrained(device=self.device)
+        return load_person_detector(self.device)
 
 
 def _load(loader: Callable[[], Any], what: str) -> Any:

@@ -13,7 +13,10 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from posekit.loaders import load_estimator, load_person_detector
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +70,11 @@ def _loaded_model(registry_key: int, name: str) -> LoadedModel:
 Loader = Callable[[str], Any]
 
 
-def _rtmw3d(size: str) -> Loader:
-    def load(device: str) -> Any:
-        from posekit.rtmpose3d import RTMPose3D
-
-        return RTMPose3D.from_pretrained(model_size=size, device=device)
-
-    return load
-
-
-def _posekit(device: str) -> Any:
-    from posekit.posekit_detector import PoseKit
-
-    return PoseKit.from_pretrained(device=device)
-
-
-def _detector(device: str) -> Any:
-    from posekit.detector import PersonDetector
-
-    return PersonDetector.from_pretrained(device=device)
-
-
-DEFAULT_LOADERS: dict[str, Loader] = {"RTMW3D-L": _rtmw3d("l"), "RTMW3D-X": _rtmw3d("x"), "PoseKit": _posekit}
+DEFAULT_LOADERS: dict[str, Loader] = {
+    "RTMW3D-L": partial(load_estimator, "rtmw3d-l"),
+    "RTMW3D-X": partial(load_estimator, "rtmw3d-x"),
+    "PoseKit": partial(load_estimator, "posekit"),
+}
 
 
 class ModelRegistry:
@@ -107,7 +93,7 @@ class ModelRegistry:
         device: str | None = None,
     ) -> None:
         self.loaders = dict(DEFAULT_LOADERS if loaders is None else loaders)
-        self.detector_loader = detector_loader or _detector
+        self.detector_loader = detector_loader or load_person_detector
         self._device = device
         self._models: dict[str, Any] = {}
         self._detector: Any = None
