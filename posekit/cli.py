@@ -26,12 +26,12 @@ from typing import Any
 
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.loaders import ESTIMATORS, load_estimator, load_person_detector
+from posekit.pipeline.takes import is_take_archive
 from posekit.pipeline.video_io import VIDEO_EXTENSIONS
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 TAKE_EXTENSIONS = (".json", ".bin")
 CAPTURE_EXTENSIONS = (".r3d",)
-TAKE_MEMBERS = {"meta.json", "frames.bin", "frames.json"}
 
 MODELS = ESTIMATORS
 MODEL_HELP = {
@@ -211,9 +211,7 @@ def input_kind(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     if path.is_dir():
         if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir() if p.is_file()):
             return "images"
-        if any((path / m).is_file() for m in TAKE_MEMBERS):
-            return "take"
-        return "capture"
+        return "take" if is_take_archive(path, limits) else "capture"
     if not path.is_file():
         raise CLIError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
@@ -226,11 +224,7 @@ def input_kind(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     if suffix in CAPTURE_EXTENSIONS:
         return "capture"
     if suffix == ".zip":
-        from posekit.pipeline.archive import SafeZip
-
-        with SafeZip(path, limits) as archive:
-            names = {Path(n).name for n in archive.names() if n.count("/") <= 1}
-        return "take" if names & TAKE_MEMBERS else "capture"
+        return "take" if is_take_archive(path, limits) else "capture"
     raise CLIError(
         f"{path.name}: expected an image ({', '.join(IMAGE_EXTENSIONS)}), a video ({', '.join(VIDEO_EXTENSIONS)}), "
         "a take (.zip, .json, .bin) or a capture (.r3d, .zip), got "

@@ -358,3 +358,22 @@ def test_mismatched_frame_counts(tmp_path, take):
     _load_fails(
         _edit_json(tmp_path, take, lambda d: d["meta"].update(frameCount="many")), TakeError, "frameCount: expected"
     )
+
+
+def test_a_take_zipped_on_a_mac_is_still_a_take(tmp_path):
+    import zipfile
+
+    from posekit.pipeline.takes import is_take_archive
+
+    path = tmp_path / "t.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("PoseTake/meta.json", "{}")
+        z.writestr("PoseTake/frames.bin", b"")
+        z.writestr("__MACOSX/PoseTake/._frames.bin", b"")
+        z.writestr("PoseTake/.DS_Store", b"")
+    assert is_take_archive(path)
+    other = tmp_path / "capture.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("intrinsics.json", "{}")
+        z.writestr("metadata.json", "{}")
+    assert not is_take_archive(other)

@@ -92,6 +92,21 @@ def detect_take_format(path: str | os.PathLike) -> TakeFormat:
     return "bin"
 
 
+FRAME_MEMBERS = ("frames.bin", "frames.json")
+
+
+def is_take_archive(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bool:
+    """Whether a ZIP (or folder) holds a PoseKit take: the app's ``frames.bin`` or ``frames.json`` at its root or
+    one folder down. Other members (``__MACOSX/``, ``.DS_Store`` from zipping on a Mac) do not matter; no RGB-D
+    capture format has these names. Only the ZIP's directory is read."""
+    path = Path(path)
+    if path.is_dir():
+        return any((path / m).is_file() for m in FRAME_MEMBERS)
+    with SafeZip(path, limits) as archive:
+        names = {Path(n).name for n in archive.names() if n.count("/") <= 1}
+    return bool(names & set(FRAME_MEMBERS))
+
+
 def read_take(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> PoseSequence:
     """Read a take in any form (see the module docstring) as a one-person COCO17+2 :class:`PoseSequence`.
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from posekit.images import ImageError
 from posekit.limits import LimitError, Limits
-from posekit.pipeline.archive import SafeZip
+from posekit.pipeline.takes import is_take_archive
 
 APP_LIMITS = Limits(
     max_file_bytes=300 * 1024**2,
@@ -34,7 +34,6 @@ and end), a 2-minute depth capture. ``create_demo(limits=...)`` takes others."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 TAKE_SUFFIXES = (".json", ".bin")
 CAPTURE_SUFFIXES = (".r3d",)
-TAKE_MEMBERS = ("meta.json", "frames.bin", "frames.json")
 
 UploadKind = Literal["take", "capture"]
 
@@ -67,8 +66,9 @@ def check_image_upload(path: str | os.PathLike, limits: Limits) -> tuple[int, in
 def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:
     """Tell a PoseKit take from an RGB-D capture by its name and, for a ZIP, its member names.
 
-    A take is ``.json``, ``.bin``, or a ``.zip`` holding ``meta.json`` / ``frames.bin`` / ``frames.json``;
-    a capture is a Record3D ``.r3d`` or any other ``.zip`` (EXR export, Stray Scanner folder, generic RGB-D).
+    A take is ``.json``, ``.bin``, or a ``.zip`` holding ``frames.bin`` / ``frames.json``
+    (:func:`~posekit.pipeline.takes.is_take_archive`); a capture is a Record3D ``.r3d`` or any other ``.zip``
+    (EXR export, Stray Scanner folder, generic RGB-D).
     """
     path = Path(path)
     limits.check_file(path)
@@ -78,9 +78,7 @@ def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:
     if suffix in CAPTURE_SUFFIXES:
         return "capture"
     if suffix == ".zip":
-        with SafeZip(path, limits) as archive:
-            names = {Path(n).name for n in archive.names() if n.count("/") <= 1}
-        return "take" if names & set(TAKE_MEMBERS) and not names - set(TAKE_MEMBERS) else "capture"
+        return "take" if is_take_archive(path, limits) else "capture"
     raise ValueError(
         f"{path.name}: expected a PoseKit take (.json, .bin or .zip), a Record3D capture (.r3d, or its EXR "
         f"export zipped), a zipped Stray Scanner folder or a generic RGB-D .zip; got a {suffix or 'nameless'} file"
