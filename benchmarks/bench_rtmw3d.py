@@ -64,9 +64,9 @@ def checkpoints(args: argparse.Namespace, work: Path) -> dict[str, Path]:
 
 
 def time_posekit(model: RTMPose3DInference, images: list[tuple[np.ndarray, np.ndarray]], repeat: int) -> dict:
-    image, boxes = images[0]
-    model.person_detector(image)  # warm-up (builds the folded copies, compiles if asked)
-    model(image, bboxes=boxes)
+    for image, boxes in images:  # warm-up: folded copies built, every batch size compiled if asked
+        model.person_detector(image)
+        model(image, bboxes=boxes)
     det, pose = [], []
     for _ in range(repeat):
         for image, boxes in images:
@@ -172,7 +172,7 @@ def main() -> None:
             configs |= {
                 "posekit fp32, BN not folded, NCHW": {"dtype": "fp32", "fuse": False, "channels_last": False},
                 "posekit fp32, BN folded, NCHW": {"dtype": "fp32", "channels_last": False},
-                "posekit fp32, torch.compile": {"dtype": "fp32", "compile": True},
+                "posekit fp32, torch.compile (freezing)": {"dtype": "fp32", "compile": True},
             }
         models = {}
         for name, options in configs.items():

@@ -168,7 +168,8 @@ class NetworkRunner:
                 for layer in net.modules():
                     if isinstance(layer, (nn.Conv2d, nn.Linear)):
                         layer.to(self.dtype)
-            self._network = torch.compile(net) if self.compile else net
+            # Freezing lets inductor treat the weights as constants (prepacked, folded) for inference.
+            self._network = torch.compile(net, options={"freezing": True}) if self.compile else net
         return self._network
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -27,7 +27,10 @@ from posekit.pipeline import topdown
 from posekit.pipeline.rtmdet_post import normalize_images, resize_and_pad
 from posekit.rtmpose3d import RTMPose3DInference
 
-pytestmark = pytest.mark.parity
+pytestmark = [
+    pytest.mark.parity,
+    pytest.mark.skipif(reference.skip_reason() is not None, reason=str(reference.skip_reason())),
+]
 
 REF_PIPELINE = reference.HERE / "ref_pipeline.py"
 
