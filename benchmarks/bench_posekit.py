@@ -104,9 +104,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net = load_network(args.weights) if args.weights else PoseKitNet().eval()
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, weights: {args.weights or 'random'}"
-    )
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, weights: {args.weights or 'random'}")
     print("command: python " + " ".join(sys.argv))
 
     runs = variants(net, args.compile)

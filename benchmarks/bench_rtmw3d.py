@@ -104,9 +104,7 @@ def time_reference(paths: dict[str, Path], boxes_json: Path, repeat: int, thread
     }
 
 
-def keypoint_gap(
-    a: RTMPose3DInference, b: RTMPose3DInference, images: list[tuple[np.ndarray, np.ndarray]]
-) -> float:
+def keypoint_gap(a: RTMPose3DInference, b: RTMPose3DInference, images: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Largest 2D keypoint distance (px) between two models on the images' boxes."""
     gaps = [
         np.linalg.norm(a(im, bboxes=bx).keypoints_2d - b(im, bboxes=bx).keypoints_2d, axis=-1).max()
@@ -143,9 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument(
-        "--weights", help="folder with the upstream checkpoint files (default: random weights)"
-    )
+    parser.add_argument("--weights", help="folder with the upstream checkpoint files (default: random weights)")
     parser.add_argument(
         "--ablation", action="store_true", help="also fp32 without BN folding / channels-last, compiled"
     )
@@ -155,9 +151,7 @@ def main() -> None:
     boxes = coco_boxes()
     images = [(cv2.imread(str(DATA / n)), np.array(b, np.float32)) for n, b in sorted(boxes.items())]
     crops = sum(len(b) for _, b in images)
-    print(
-        f"{len(images)} images, {crops} person crops, CPU threads {args.threads}, torch {torch.__version__}"
-    )
+    print(f"{len(images)} images, {crops} person crops, CPU threads {args.threads}, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         paths = checkpoints(args, work)
@@ -184,13 +178,11 @@ def main() -> None:
                 del models[name]
         base = rows.get("mmpose 1.3.2 / mmdet 3.3 (fp32)")
         print(
-            f"\n{'':36s} {'images/s':>9s} {'crops/s':>8s} {'det ms':>8s} {'ms/crop':>8s} "
-            f"{'x mmpose (img, crop)':>22s}"
+            f"\n{'':36s} {'images/s':>9s} {'crops/s':>8s} {'det ms':>8s} {'ms/crop':>8s} {'x mmpose (img, crop)':>22s}"
         )
         for name, r in rows.items():
             ratio = (
-                f"{r['images_per_s'] / base['images_per_s']:.2f}x, "
-                f"{r['crops_per_s'] / base['crops_per_s']:.2f}x"
+                f"{r['images_per_s'] / base['images_per_s']:.2f}x, {r['crops_per_s'] / base['crops_per_s']:.2f}x"
                 if base
                 else "-"
             )

@@ -63,9 +63,7 @@ Optimize = Literal["none", "fused", "compile"]
 
 def _epoch_checkpoints(folder: Path) -> list[Path]:
     found = [
-        (float(m[2].rstrip(".")), p)
-        for p in folder.glob("e*_valacc*.pth")
-        if (m := _EPOCH_CHECKPOINT.match(p.name))
+        (float(m[2].rstrip(".")), p) for p in folder.glob("e*_valacc*.pth") if (m := _EPOCH_CHECKPOINT.match(p.name))
     ]
     return [p for _, p in sorted(found, key=lambda t: -t[0])]
 
@@ -115,9 +113,7 @@ def load_network(source: str | os.PathLike) -> PoseKitNet:
     """
     path = Path(source)
     if not path.exists():
-        raise CheckpointError(
-            f"{path}: weights not found (expected a .pth, a .safetensors or a .mlmodelc folder)"
-        )
+        raise CheckpointError(f"{path}: weights not found (expected a .pth, a .safetensors or a .mlmodelc folder)")
     if path.is_dir():
         if (path / "model.mil").is_file():
             return load_into(PoseKitNet(fused=True), mlmodelc_state_dict(path), path).eval()

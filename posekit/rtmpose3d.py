@@ -85,9 +85,7 @@ def _check_bboxes(bboxes: Any, index: int) -> np.ndarray:
     if boxes.ndim == 1 and boxes.shape[0] == 4:
         boxes = boxes[None]
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(
-            f"bboxes[{index}]: expected an (M, 4) array of [x1, y1, x2, y2], got shape {boxes.shape}"
-        )
+        raise ValueError(f"bboxes[{index}]: expected an (M, 4) array of [x1, y1, x2, y2], got shape {boxes.shape}")
     if not np.isfinite(boxes).all():
         raise ValueError(f"bboxes[{index}]: expected finite coordinates, got NaN or infinity")
     bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
@@ -117,9 +115,7 @@ def _root_depths(root_depth: float | Sequence[float] | None, n: int) -> tuple[np
             raise ValueError(f"root_depth: expected a positive depth in metres, got {root_depth!r}")
         return np.full(n, float(values)), float(values)
     if values.shape != (n,) or not np.isfinite(values).all():
-        raise ValueError(
-            f"root_depth: expected one number, or one per person ({n}), got shape {values.shape}"
-        )
+        raise ValueError(f"root_depth: expected one number, or one per person ({n}), got shape {values.shape}")
     return values, values.tolist()
 
 
@@ -193,9 +189,7 @@ class RTMPose3DInference:
         pose = _FACTORIES[self.model_size]()
         load_into(pose, load_state_dict(pose_path), pose_path)
         options = {"fuse": fuse, "channels_last": channels_last, "compile": compile}
-        self.person_detector = PersonDetector.from_pretrained(
-            detector_path, device=device, dtype=dtype, **options
-        )
+        self.person_detector = PersonDetector.from_pretrained(detector_path, device=device, dtype=dtype, **options)
         self.pose_runner = NetworkRunner(pose, device, dtype, **options)
         self.checkpoints = {"detector": detector_path, "pose": pose_path}
 
@@ -372,9 +366,7 @@ class RTMPose3DInference:
         if bboxes is None:
             bboxes = [None] * len(bgr)
         if len(bboxes) != len(bgr):
-            raise ValueError(
-                f"bboxes: expected one entry (array or None) per image ({len(bgr)}), got {len(bboxes)}"
-            )
+            raise ValueError(f"bboxes: expected one entry (array or None) per image ({len(bgr)}), got {len(bboxes)}")
         boxes: list[np.ndarray] = [np.zeros((0, 4), np.float32)] * len(bgr)
         scores: list[np.ndarray] = [np.zeros(0, np.float32)] * len(bgr)
         for i, given in enumerate(bboxes):
@@ -450,9 +442,7 @@ class RTMPose3DInference:
         height, width = image.shape[:2]
         intrinsics, source = _intrinsics(camera, width, height)
         depths, depth_meta = _root_depths(root_depth, len(boxes))
-        keypoints_3d = backproject(
-            keypoints_2d.astype(np.float64), z_rel + depths[:, None], tuple(intrinsics)
-        )
+        keypoints_3d = backproject(keypoints_2d.astype(np.float64), z_rel + depths[:, None], tuple(intrinsics))
         return Poses(
             keypoints_2d=keypoints_2d,
             scores=scores,
@@ -485,16 +475,8 @@ def _read_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"{path}: expected the JSON written by save_pretrained, could not read it ({exc})"
-        ) from exc
+        raise ValueError(f"{path}: expected the JSON written by save_pretrained, could not read it ({exc})") from exc
     needed = ("model_size", "detector_weights", "pose_weights")
-    if (
-        not isinstance(config, dict)
-        or config.get("model_type") != "rtmpose3d"
-        or any(k not in config for k in needed)
-    ):
-        raise ValueError(
-            f"{path}: expected an RTMPose3D config with model_type 'rtmpose3d' and keys {needed}"
-        )
+    if not isinstance(config, dict) or config.get("model_type") != "rtmpose3d" or any(k not in config for k in needed):
+        raise ValueError(f"{path}: expected an RTMPose3D config with model_type 'rtmpose3d' and keys {needed}")
     return config

@@ -17,9 +17,7 @@ import torch.nn.functional as F
 from posekit.pipeline.coreml import ConstantReader, parse_mil
 
 
-def _value(
-    env: dict[str, torch.Tensor], consts: ConstantReader, name: str, line: int
-) -> torch.Tensor | object:
+def _value(env: dict[str, torch.Tensor], consts: ConstantReader, name: str, line: int) -> torch.Tensor | object:
     if name in env:
         return env[name]
     value = consts.get(name, line)
@@ -27,9 +25,7 @@ def _value(
 
 
 @torch.no_grad()
-def run_mlmodelc(
-    folder: str | Path, x: torch.Tensor, fp16_activations: bool = True
-) -> dict[str, torch.Tensor]:
+def run_mlmodelc(folder: str | Path, x: torch.Tensor, fp16_activations: bool = True) -> dict[str, torch.Tensor]:
     """Evaluate ``folder/model.mil`` on ``x`` (1, 3, 192, 192) RGB 0..255; returns the named outputs."""
     folder = Path(folder)
     program = parse_mil(folder / "model.mil")
@@ -49,9 +45,7 @@ def run_mlmodelc(
             y = torch.sigmoid(a["x"])
         elif op.op == "upsample_bilinear":
             scale = (float(a["scale_factor_height"]), float(a["scale_factor_width"]))
-            y = F.interpolate(
-                a["x"], scale_factor=scale, mode="bilinear", align_corners=bool(a["align_corners"])
-            )
+            y = F.interpolate(a["x"], scale_factor=scale, mode="bilinear", align_corners=bool(a["align_corners"]))
         elif op.op == "conv":
             pad_type = a.get("pad_type", "valid")
             pad = [int(p) for p in a["pad"].tolist()] if pad_type == "custom" else [0, 0, 0, 0]

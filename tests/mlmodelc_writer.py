@@ -69,9 +69,7 @@ class _Writer:
         return self.const(self.fresh(prefix), dtype, (), literal)
 
     def ints(self, prefix: str, values: list[int]) -> str:
-        return self.const(
-            self.fresh(prefix), "int32", (len(values),), "[" + ", ".join(map(str, values)) + "]"
-        )
+        return self.const(self.fresh(prefix), "int32", (len(values),), "[" + ", ".join(map(str, values)) + "]")
 
     def blob_const(self, name: str, array: np.ndarray) -> str:
         """An fp16 constant in the blob file: record at a 64-byte boundary, data right after it."""
@@ -109,9 +107,7 @@ def write_mlmodelc(net: PoseKitNet, folder: str | Path) -> Path:
             names[node] = "input"
         elif node.op == "call_function" and node.target is operator.truediv:
             scale = w.scalar("input__scaled___y", "fp32", 1 / node.args[1])
-            names[node] = w.op(
-                "fp32", shape(node), "input__scaled__", "mul", {"x": names[node.args[0]], "y": scale}
-            )
+            names[node] = w.op("fp32", shape(node), "input__scaled__", "mul", {"x": names[node.args[0]], "y": scale})
         elif node.op == "call_function" and node.target is operator.sub:
             bias = w.const(
                 w.fresh("input__biased___y"),
@@ -119,9 +115,7 @@ def write_mlmodelc(net: PoseKitNet, folder: str | Path) -> Path:
                 (1, 3, 1, 1),
                 "[[[[-0x1p+0]], [[-0x1p+0]], [[-0x1p+0]]]]",
             )
-            biased = w.op(
-                "fp32", shape(node), "input__biased__", "add", {"x": names[node.args[0]], "y": bias}
-            )
+            biased = w.op("fp32", shape(node), "input__biased__", "add", {"x": names[node.args[0]], "y": bias})
             dtype = w.scalar("input_to_fp16_dtype", "string", "fp16")
             names[node] = w.op("fp16", shape(node), "input_to_fp16", "cast", {"dtype": dtype, "x": biased})
         elif node.op == "call_function" and node.target in (operator.add, operator.iadd):
@@ -137,9 +131,7 @@ def write_mlmodelc(net: PoseKitNet, folder: str | Path) -> Path:
                 suffix = "_fused_bn" if has_bn[node.target] else ""
                 args = {
                     "x": x,
-                    "weight": w.blob_const(
-                        f"self_{key}_weight{suffix}_to_fp16", module.weight.detach().numpy()
-                    ),
+                    "weight": w.blob_const(f"self_{key}_weight{suffix}_to_fp16", module.weight.detach().numpy()),
                     "strides": w.ints("strides", list(module.stride)),
                     "dilations": w.ints("dilations", list(module.dilation)),
                     "groups": w.scalar("groups", "int32", module.groups),
@@ -149,9 +141,7 @@ def write_mlmodelc(net: PoseKitNet, folder: str | Path) -> Path:
                 args["pad"] = w.ints("pad", [pad] * 4)
                 if module.bias is not None:
                     bias_name = (
-                        w.fresh("var_21_fused_bn") + "_to_fp16"
-                        if has_bn[node.target]
-                        else f"self_{key}_bias_to_fp16"
+                        w.fresh("var_21_fused_bn") + "_to_fp16" if has_bn[node.target] else f"self_{key}_bias_to_fp16"
                     )
                     args["bias"] = w.blob_const(bias_name, module.bias.detach().numpy())
                 names[node] = w.op("fp16", shape(node), w.fresh("conv"), "conv", args)

@@ -128,9 +128,7 @@ def test_unsupported_input_shape(broken: Path) -> None:
 
 
 def test_unsupported_output_shape(broken: Path) -> None:
-    line = edit_mil(
-        broken, "tensor<fp32, [1, 17, 48, 48]> heatmaps", "tensor<fp32, [1, 17, 24, 24]> heatmaps"
-    )
+    line = edit_mil(broken, "tensor<fp32, [1, 17, 48, 48]> heatmaps", "tensor<fp32, [1, 17, 24, 24]> heatmaps")
     expect_error(broken, rf"model\.mil:{line}: unsupported shape \[1, 17, 24, 24\] of output 'heatmaps'")
 
 
@@ -139,9 +137,7 @@ def test_weight_of_the_wrong_shape(broken: Path) -> None:
     text = (broken / "model.mil").read_text()
     line = text[: text.index(old)].count("\n") + 1
     (broken / "model.mil").write_text(text.replace("[16, 32, 1, 1]", "[32, 16, 1, 1]"))
-    expect_error(
-        broken, rf"model\.mil:{line}: unsupported shape \[32, 16, 1, 1\] of self_backbone_features1_1_3"
-    )
+    expect_error(broken, rf"model\.mil:{line}: unsupported shape \[32, 16, 1, 1\] of self_backbone_features1_1_3")
 
 
 def test_blob_size_that_does_not_fit_the_declared_shape(broken: Path) -> None:
@@ -172,9 +168,7 @@ def test_truncated_blob_file(broken: Path) -> None:
     path = broken / "weights" / "weight.bin"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    expect_error(
-        broken, r"model\.mil:\d+: blob .* lies past the end of .*weight\.bin .*truncated weights file"
-    )
+    expect_error(broken, r"model\.mil:\d+: blob .* lies past the end of .*weight\.bin .*truncated weights file")
 
 
 def test_missing_blob_file(broken: Path) -> None:
@@ -213,26 +207,18 @@ def test_convolution_hyper_parameters_are_checked(broken: Path) -> None:
     text = (broken / "model.mil").read_text()
     first_strides = re.search(r"tensor<int32, \[2\]> (strides_\d+) = const\(\).*\(\[2, 2\]\)\];", text)
     assert first_strides is not None
-    (broken / "model.mil").write_text(
-        text.replace(first_strides[0], first_strides[0].replace("[2, 2]", "[1, 1]"))
-    )
-    expect_error(
-        broken, r"conv backbone\.features1\.0\.0 has \(strides, groups, dilations, padding\) \(\(1, 1\)"
-    )
+    (broken / "model.mil").write_text(text.replace(first_strides[0], first_strides[0].replace("[2, 2]", "[1, 1]")))
+    expect_error(broken, r"conv backbone\.features1\.0\.0 has \(strides, groups, dilations, padding\) \(\(1, 1\)")
 
 
 def test_another_input_normalisation_is_refused(broken: Path) -> None:
     edit_mil(broken, "(0x1.010102p-7)", "(0x1p+0)")
-    expect_error(
-        broken, r"input normalisation is x \* \[1\.\] \+ \[-1\. -1\. -1\.\]; expected x \* \(1/127\.5\) - 1"
-    )
+    expect_error(broken, r"input normalisation is x \* \[1\.\] \+ \[-1\. -1\. -1\.\]; expected x \* \(1/127\.5\) - 1")
 
 
 def test_use_of_an_undefined_variable(broken: Path) -> None:
     line = edit_mil(broken, "x = input__scaled__", "x = input__scaled_typo")
-    expect_error(
-        broken, rf"model\.mil:{line}: add uses 'input__scaled_typo', which is not defined before this line"
-    )
+    expect_error(broken, rf"model\.mil:{line}: add uses 'input__scaled_typo', which is not defined before this line")
 
 
 def test_malformed_literal(broken: Path) -> None:
@@ -263,6 +249,4 @@ def test_the_real_app_model_loads_and_matches_its_program() -> None:
     with torch.no_grad():
         for name, got in zip(OUTPUTS, fused(x), strict=True):
             want = program_out[name]
-            torch.testing.assert_close(
-                got, want, atol=5e-3 * max(want.abs().max().item(), 1), rtol=0, msg=name
-            )
+            torch.testing.assert_close(got, want, atol=5e-3 * max(want.abs().max().item(), 1), rtol=0, msg=name)

@@ -286,9 +286,7 @@ def test_bad_boxes_and_options_are_clear_errors(model: PoseKit, net: PoseKitNet,
         PoseKit(net, optimize="fast")  # type: ignore[arg-type]
 
 
-def test_real_images_with_their_boxes(
-    model: PoseKit, data_dir: Path, coco_boxes: dict[str, list[list[float]]]
-) -> None:
+def test_real_images_with_their_boxes(model: PoseKit, data_dir: Path, coco_boxes: dict[str, list[list[float]]]) -> None:
     names = sorted(coco_boxes)
     images = [cv2.imread(str(data_dir / "coco" / name)) for name in names]
     results = model.predict_batch(images, [np.array(coco_boxes[name]) for name in names])

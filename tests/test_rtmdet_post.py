@@ -38,10 +38,7 @@ def test_nms_equals_brute_force(seed):
     scores = rng.permutation(300).astype(np.float32) / 300  # distinct scores
     keep = rp.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.6)
     assert keep.tolist() == brute_force_nms(boxes.astype(np.float64), scores, 0.6)
-    assert (
-        rp.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.6, max_keep=7).tolist()
-        == keep[:7].tolist()
-    )
+    assert rp.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.6, max_keep=7).tolist() == keep[:7].tolist()
 
 
 def test_nms_threshold_is_strict_and_empty_input_is_fine():
@@ -78,9 +75,7 @@ def test_normalize_images_keeps_bgr():
     batch = torch.zeros(1, 2, 2, 3, dtype=torch.uint8)
     batch[..., 0] = 255
     x = rp.normalize_images(batch)
-    np.testing.assert_allclose(
-        x[0, :, 0, 0].numpy(), [(255 - 103.53) / 57.375, -116.28 / 57.12, -123.675 / 58.395]
-    )
+    np.testing.assert_allclose(x[0, :, 0, 0].numpy(), [(255 - 103.53) / 57.375, -116.28 / 57.12, -123.675 / 58.395])
 
 
 def test_grid_points_are_row_major_with_offset_zero():
@@ -89,15 +84,11 @@ def test_grid_points_are_row_major_with_offset_zero():
 
 
 def test_distance_to_boxes_clips_to_the_input():
-    boxes = rp.distance_to_boxes(
-        torch.tensor([[16.0, 8.0]]), torch.tensor([[4.0, 10.0, 700.0, 2.0]]), (640, 640)
-    )
+    boxes = rp.distance_to_boxes(torch.tensor([[16.0, 8.0]]), torch.tensor([[4.0, 10.0, 700.0, 2.0]]), (640, 640))
     assert boxes.tolist() == [[12.0, 0.0, 640.0, 10.0]]
 
 
-def level_outputs(
-    hw: tuple[int, int], hits: dict[int, tuple[float, list[float]]]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def level_outputs(hw: tuple[int, int], hits: dict[int, tuple[float, list[float]]]) -> tuple[torch.Tensor, torch.Tensor]:
     h, w = hw
     cls = torch.full((1, h, w), -10.0)
     reg = torch.ones(4, h, w)
@@ -109,9 +100,7 @@ def level_outputs(
 
 def test_postprocess_decodes_filters_rescales_and_suppresses():
     # 64 x 64 input, strides 8/16/32 -> 8x8, 4x4, 2x2 maps; resize factor 0.5 (the image was 128 x 128).
-    c8, r8 = level_outputs(
-        (8, 8), {9: (3.0, [8, 8, 8, 8]), 10: (2.0, [8, 8, 8, 8]), 20: (-3.5, [1, 1, 1, 1])}
-    )
+    c8, r8 = level_outputs((8, 8), {9: (3.0, [8, 8, 8, 8]), 10: (2.0, [8, 8, 8, 8]), 20: (-3.5, [1, 1, 1, 1])})
     c16, r16 = level_outputs((4, 4), {5: (1.0, [4, 4, 20, 20])})
     c32, r32 = level_outputs((2, 2), {3: (0.5, [0, 0, 0, 5])})  # zero width: dropped
     boxes, scores, labels = rp.postprocess_image(
@@ -123,9 +112,7 @@ def test_postprocess_decodes_filters_rescales_and_suppresses():
     # index 20 at stride 8: sigmoid(-3.5) = 0.029 < 0.05: filtered
     expected = [[0, 0, 32, 32], [16, 0, 48, 32], [24, 24, 72, 72]]
     np.testing.assert_allclose(boxes.numpy(), expected)
-    np.testing.assert_allclose(
-        scores.numpy(), torch.sigmoid(torch.tensor([3.0, 2.0, 1.0])).numpy(), rtol=1e-6
-    )
+    np.testing.assert_allclose(scores.numpy(), torch.sigmoid(torch.tensor([3.0, 2.0, 1.0])).numpy(), rtol=1e-6)
     assert labels.tolist() == [0, 0, 0]
 
 
@@ -136,9 +123,7 @@ def test_postprocess_caps_candidates_and_results():
     empty_c = [torch.full((1, 4, 4), -20.0), torch.full((1, 2, 2), -20.0)]
     empty_r = [torch.ones(4, 4, 4), torch.ones(4, 2, 2)]
     cfg = rp.DetectorPostprocess(nms_pre=10, max_per_img=4)
-    boxes, scores, _ = rp.postprocess_image(
-        [c8, *empty_c], [r8, *empty_r], (1.0, 1.0), cfg, input_size=(64, 64)
-    )
+    boxes, scores, _ = rp.postprocess_image([c8, *empty_c], [r8, *empty_r], (1.0, 1.0), cfg, input_size=(64, 64))
     best = np.sort(torch.sigmoid(c8).numpy().ravel())[::-1][:4]
     np.testing.assert_allclose(scores.numpy(), best, rtol=1e-6)
     assert boxes.shape == (4, 4)

@@ -110,9 +110,7 @@ def test_detects_and_returns_poses_in_the_library_convention(model, image):
     assert poses.meta["root_depth"] == 5.14388 and poses.meta["model"] == "rtmw3d-l"
     z_rel = poses.keypoints_3d[..., 2] - poses.meta["root_depth"]
     assert np.abs(z_rel).max() <= 2.1744869 * 1.01
-    np.testing.assert_allclose(
-        project(poses.keypoints_3d, poses.meta["intrinsics"]), poses.keypoints_2d, atol=1e-3
-    )
+    np.testing.assert_allclose(project(poses.keypoints_3d, poses.meta["intrinsics"]), poses.keypoints_2d, atol=1e-3)
     json.dumps(poses.meta)
 
 
@@ -255,9 +253,7 @@ def test_missing_truncated_and_mismatched_checkpoints(weights, offline, tmp_path
     with pytest.raises(CheckpointError, match="cut.pth"):
         PersonDetector.from_pretrained(tmp_path / "cut.pth")
     with pytest.raises(CheckpointError, match=f"{DETECTOR_FILE}: does not fit RTMW3D"):
-        RTMPose3DInference(
-            detector_checkpoint=weights / DETECTOR_FILE, pose_checkpoint=weights / DETECTOR_FILE
-        )
+        RTMPose3DInference(detector_checkpoint=weights / DETECTOR_FILE, pose_checkpoint=weights / DETECTOR_FILE)
 
 
 def test_model_size_x_loads_and_runs_one_crop(weights, offline, tmp_path, image):

@@ -152,9 +152,7 @@ def test_rtmdet_head_shares_conv_weights_across_levels() -> None:
     assert head.cls_convs[1][0].bn is not head.cls_convs[0][0].bn
 
 
-@pytest.mark.parametrize(
-    ("name", "fmt"), [("rtmdet-m", "pth"), ("rtmdet-m", "safetensors"), ("rtmw3d-l", "pth")]
-)
+@pytest.mark.parametrize(("name", "fmt"), [("rtmdet-m", "pth"), ("rtmdet-m", "safetensors"), ("rtmw3d-l", "pth")])
 def test_checkpoint_round_trip_loads_strictly(name: str, fmt: str, tmp_path) -> None:
     source = FACTORIES[name]()
     with torch.no_grad():
@@ -178,9 +176,7 @@ def test_checkpoint_of_another_size_is_refused_with_the_reason(tmp_path) -> None
         rtmw3d_x(weights=path)
 
 
-@pytest.mark.parametrize(
-    ("name", "shape"), [("rtmw3d-l", (1, 3, 384, 288)), ("rtmdet-m", (2, 3, 128, 160))]
-)
+@pytest.mark.parametrize(("name", "shape"), [("rtmw3d-l", (1, 3, 384, 288)), ("rtmdet-m", (2, 3, 128, 160))])
 def test_bn_folded_network_computes_the_same(name: str, shape: tuple[int, ...]) -> None:
     x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
     model = randomize_batchnorm(FACTORIES[name](), x)

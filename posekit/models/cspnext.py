@@ -49,9 +49,7 @@ class ConvModule(nn.Module):
         act: ActivationFactory | None = nn.SiLU,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False
-        )
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = act() if act is not None else nn.Identity()
 
@@ -115,9 +113,7 @@ class CSPNeXtBlock(nn.Module):
         super().__init__()
         hidden = int(out_channels * expansion)
         self.conv1 = ConvModule(in_channels, hidden, 3, padding=1, act=act)
-        self.conv2 = DepthwiseSeparableConvModule(
-            hidden, out_channels, kernel_size, padding=kernel_size // 2, act=act
-        )
+        self.conv2 = DepthwiseSeparableConvModule(hidden, out_channels, kernel_size, padding=kernel_size // 2, act=act)
         self.add_identity = add_identity and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
@@ -147,9 +143,7 @@ class CSPLayer(nn.Module):
         self.main_conv = ConvModule(in_channels, mid, 1, act=act)
         self.short_conv = ConvModule(in_channels, mid, 1, act=act)
         self.final_conv = ConvModule(2 * mid, out_channels, 1, act=act)
-        self.blocks = nn.Sequential(
-            *(CSPNeXtBlock(mid, mid, 1.0, add_identity, act=act) for _ in range(num_blocks))
-        )
+        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, mid, 1.0, add_identity, act=act) for _ in range(num_blocks)))
         self.attention = ChannelAttention(2 * mid) if channel_attention else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -228,9 +222,7 @@ class CSPNeXt(nn.Module):
             raise ValueError(f"arch must be one of {sorted(ARCH_SETTINGS)}, got {config.arch!r}")
         settings = ARCH_SETTINGS[config.arch]
         if not set(config.out_indices) <= set(range(len(settings) + 1)):
-            raise ValueError(
-                f"out_indices must lie in 0..{len(settings)} (0 = stem), got {config.out_indices}"
-            )
+            raise ValueError(f"out_indices must lie in 0..{len(settings)} (0 = stem), got {config.out_indices}")
         self.config = config
         w = config.widen_factor
         stem = int(settings[0][0] * w)
@@ -266,4 +258,3 @@ class CSPNeXt(nn.Module):
             if i in self.config.out_indices:
                 outs.append(x)
         return tuple(outs)
-

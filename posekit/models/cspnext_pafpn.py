@@ -59,12 +59,9 @@ class CSPNeXtPAFPN(nn.Module):
             csp(in_channels[i - 1] * 2, in_channels[i - 1]) for i in range(levels - 1, 0, -1)
         )
         self.downsamples = nn.ModuleList(
-            ConvModule(in_channels[i], in_channels[i], 3, stride=2, padding=1, act=act)
-            for i in range(levels - 1)
+            ConvModule(in_channels[i], in_channels[i], 3, stride=2, padding=1, act=act) for i in range(levels - 1)
         )
-        self.bottom_up_blocks = nn.ModuleList(
-            csp(in_channels[i] * 2, in_channels[i + 1]) for i in range(levels - 1)
-        )
+        self.bottom_up_blocks = nn.ModuleList(csp(in_channels[i] * 2, in_channels[i + 1]) for i in range(levels - 1))
         self.out_convs = (
             nn.ModuleList(ConvModule(c, out_channels, 3, padding=1, act=act) for c in in_channels)
             if out_channels is not None

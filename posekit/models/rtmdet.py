@@ -68,9 +68,7 @@ class RTMDetSepBNHead(nn.Module):
         self.rtm_cls = nn.ModuleList(
             nn.Conv2d(feat_channels, num_classes, pred_kernel_size, padding=pad) for _ in strides
         )
-        self.rtm_reg = nn.ModuleList(
-            nn.Conv2d(feat_channels, 4, pred_kernel_size, padding=pad) for _ in strides
-        )
+        self.rtm_reg = nn.ModuleList(nn.Conv2d(feat_channels, 4, pred_kernel_size, padding=pad) for _ in strides)
         if share_conv:
             for level in range(1, len(strides)):
                 for i in range(stacked_convs):
@@ -89,8 +87,7 @@ class RTMDetSepBNHead(nn.Module):
             anchor point ``((x, y) * stride)`` to the box sides, in input pixels.
         """
         if len(feats) != len(self.strides):
-            raise ValueError(f"expected {len(self.strides)} feature maps (strides {self.strides}), "
-                             f"got {len(feats)}")
+            raise ValueError(f"expected {len(self.strides)} feature maps (strides {self.strides}), got {len(feats)}")
         cls_scores, bbox_preds = [], []
         for level, (x, stride) in enumerate(zip(feats, self.strides, strict=True)):
             cls_feat, reg_feat = x, x

@@ -111,12 +111,8 @@ class RTMW3DHead(nn.Module):
         self.ps = nn.PixelShuffle(2)
         self.conv_dec = ConvModule(in_channels // 4, in_channels // 4, k, padding=pad, act=nn.ReLU)
         self.final_layer = ConvModule(in_channels, num_keypoints, k, padding=pad, act=nn.ReLU)
-        self.final_layer2 = ConvModule(
-            in_channels // 2 + in_channels // 4, num_keypoints, k, padding=pad, act=nn.ReLU
-        )
-        self.mlp = nn.Sequential(
-            ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden_dims // 2, bias=False)
-        )
+        self.final_layer2 = ConvModule(in_channels // 2 + in_channels // 4, num_keypoints, k, padding=pad, act=nn.ReLU)
+        self.mlp = nn.Sequential(ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden_dims // 2, bias=False))
         self.mlp2 = nn.Sequential(
             ScaleNorm(flatten_dims * 4), nn.Linear(flatten_dims * 4, hidden_dims // 2, bias=False)
         )

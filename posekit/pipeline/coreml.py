@@ -61,9 +61,7 @@ _STATEMENT = re.compile(
     "^" + _TYPE.format("dtype") + r" (?P<out>\w+) = (?P<op>\w+)\((?P<args>[^()]*)\)\[(?P<attrs>.*)\];$"
 )
 _ATTRS = re.compile(
-    r'^name = tensor<string, \[\]>\("(?P<name>[^"]*)"\)(?:, val = '
-    + _TYPE.format("vtype")
-    + r"\((?P<lit>.*)\))?$"
+    r'^name = tensor<string, \[\]>\("(?P<name>[^"]*)"\)(?:, val = ' + _TYPE.format("vtype") + r"\((?P<lit>.*)\))?$"
 )
 _BLOBFILE = re.compile(
     r'^BLOBFILE\(path = tensor<string, \[\]>\("(?P<path>[^"]*)"\), '
@@ -201,14 +199,11 @@ def _parse_statement(program: MilProgram, text: str, line: int) -> None:
     m = _STATEMENT.match(text)
     if m is None:
         raise CoreMLError(
-            f"{where}: expected a statement `tensor<dtype, [shape]> name = op(...)[name = ...];`, "
-            f"got {text[:100]}"
+            f"{where}: expected a statement `tensor<dtype, [shape]> name = op(...)[name = ...];`, got {text[:100]}"
         )
     op, out, dtype = m["op"], m["out"], m["dtype"]
     if op not in SUPPORTED_OPS:
-        raise CoreMLError(
-            f"{where}: unsupported op {op!r}; the PoseKit reader handles {sorted(SUPPORTED_OPS)}"
-        )
+        raise CoreMLError(f"{where}: unsupported op {op!r}; the PoseKit reader handles {sorted(SUPPORTED_OPS)}")
     _check_dtype(dtype, where)
     shape = _shape(m["dtype_shape"], where)
     if out in program.defined:
@@ -261,9 +256,7 @@ def parse_mil(path: str | Path) -> MilProgram:
     except (OSError, UnicodeDecodeError) as exc:
         raise CoreMLError(f"{path}: cannot read the MIL text ({exc})") from exc
     if not lines or not lines[0].startswith("program("):
-        raise CoreMLError(
-            f"{path}:1: expected `program(1.0)`, got {(lines[0] if lines else '(empty file)')[:60]!r}"
-        )
+        raise CoreMLError(f"{path}:1: expected `program(1.0)`, got {(lines[0] if lines else '(empty file)')[:60]!r}")
     program: MilProgram | None = None
     finished = False
     for number, raw in enumerate(lines, start=1):
@@ -283,9 +276,7 @@ def parse_mil(path: str | Path) -> MilProgram:
                 )
             arg = _ARG.match(m["args"].strip())
             if m["name"] != "main" or arg is None:
-                raise CoreMLError(
-                    f"{where}: expected one function `main` with one tensor input, got {text[:80]}"
-                )
+                raise CoreMLError(f"{where}: expected one function `main` with one tensor input, got {text[:80]}")
             _check_dtype(arg["dtype"], where)
             program = MilProgram(
                 path,
@@ -329,8 +320,7 @@ def read_blob(weights: Path, data: bytes, ref: BlobRef, const: MilConst, where: 
         )
     if BLOB_DTYPES[code] != const.dtype:
         raise CoreMLError(
-            f"{where}: blob at offset {ref.offset} holds {BLOB_DTYPES[code]}, the const is "
-            f"declared {const.dtype}"
+            f"{where}: blob at offset {ref.offset} holds {BLOB_DTYPES[code]}, the const is declared {const.dtype}"
         )
     dtype = np.dtype(NUMPY_DTYPES[const.dtype]).newbyteorder("<")
     expected = math.prod(const.shape) * dtype.itemsize
@@ -413,9 +403,7 @@ def _check_normalisation(program: MilProgram, consts: ConstantReader) -> None:
             f"{program.path}: expected the graph to start with `input * (1/127.5) + (-1)` "
             "(RGB 0..255 in), found another input pipeline"
         )
-    scale = np.asarray(
-        consts.get(next(v for v in mul.args.values() if v != program.input_name), mul.line), float
-    )
+    scale = np.asarray(consts.get(next(v for v in mul.args.values() if v != program.input_name), mul.line), float)
     bias = np.asarray(consts.get(next(v for v in add.args.values() if v != mul.output), add.line), float)
     if not (np.allclose(scale, 1 / 127.5, rtol=1e-5) and np.allclose(bias, -1.0, atol=1e-5)):
         raise CoreMLError(

@@ -59,9 +59,7 @@ def center_weight(
     return 1.0 / (torch.sqrt(r[None, :] ** 2 + r[:, None] ** 2) + CENTER_BIAS)
 
 
-def _check_outputs(
-    heatmaps: torch.Tensor, centers: torch.Tensor, regs: torch.Tensor, offsets: torch.Tensor
-) -> None:
+def _check_outputs(heatmaps: torch.Tensor, centers: torch.Tensor, regs: torch.Tensor, offsets: torch.Tensor) -> None:
     if heatmaps.ndim != 4 or heatmaps.shape[-1] != heatmaps.shape[-2]:
         raise ValueError(f"heatmaps: expected shape (B, K, G, G), got {tuple(heatmaps.shape)}")
     b, k, g, _ = heatmaps.shape
@@ -182,11 +180,7 @@ def decode_torch(
     py, px = peak_index // g, peak_index % g
 
     scores = hm.reshape(b, k, g * g).gather(2, peak_index[..., None])[..., 0]
-    sub = (
-        offsets.float()
-        .reshape(b, k, 2, g * g)
-        .gather(3, peak_index[:, :, None, None].expand(b, k, 2, 1))[..., 0]
-    )
+    sub = offsets.float().reshape(b, k, 2, g * g).gather(3, peak_index[:, :, None, None].expand(b, k, 2, 1))[..., 0]
     keypoints = (torch.stack([px, py], dim=-1).to(exact) + sub.to(exact)) / g
     scores = torch.where(scores >= threshold, scores, torch.zeros_like(scores))
     return PoseKitDecoding(

@@ -53,9 +53,7 @@ def check_boxes(boxes: np.ndarray | list, what: str = "bboxes") -> np.ndarray:
     bad = (w < 0) | (h < 0) | (w + h <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{what}: expected x2 >= x1, y2 >= y1 and a non-empty box, got {arr[i].tolist()} at row {i}"
-        )
+        raise ValueError(f"{what}: expected x2 >= x1, y2 >= y1 and a non-empty box, got {arr[i].tolist()} at row {i}")
     return arr
 
 

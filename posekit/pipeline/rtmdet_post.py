@@ -80,9 +80,7 @@ def grid_points(height: int, width: int, stride: int, device: torch.device | str
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
 
 
-def distance_to_boxes(
-    points: torch.Tensor, distances: torch.Tensor, max_size: tuple[int, int]
-) -> torch.Tensor:
+def distance_to_boxes(points: torch.Tensor, distances: torch.Tensor, max_size: tuple[int, int]) -> torch.Tensor:
     """Boxes from points and ``(left, top, right, bottom)`` distances, clipped to ``max_size = (W, H)``.
 
     Args:
@@ -102,12 +100,8 @@ def box_iou(boxes: torch.Tensor) -> torch.Tensor:
     """(N, 4) boxes -> (N, N) IoU, float32, areas ``(x2 - x1) * (y2 - y1)`` (mmcv ``nms`` with offset 0)."""
     b = boxes.float()
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    w = (torch.minimum(b[:, None, 2], b[None, :, 2]) - torch.maximum(b[:, None, 0], b[None, :, 0])).clamp(
-        min=0
-    )
-    h = (torch.minimum(b[:, None, 3], b[None, :, 3]) - torch.maximum(b[:, None, 1], b[None, :, 1])).clamp(
-        min=0
-    )
+    w = (torch.minimum(b[:, None, 2], b[None, :, 2]) - torch.maximum(b[:, None, 0], b[None, :, 0])).clamp(min=0)
+    h = (torch.minimum(b[:, None, 3], b[None, :, 3]) - torch.maximum(b[:, None, 1], b[None, :, 1])).clamp(min=0)
     inter = w * h
     return inter / (area[:, None] + area[None, :] - inter)
 
@@ -193,9 +187,7 @@ def postprocess_image(
     scores = torch.cat([p[0] for p in parts])
     labels = torch.cat([p[1] for p in parts])
     boxes = distance_to_boxes(torch.cat([p[3] for p in parts]), torch.cat([p[2] for p in parts]), input_size)
-    inverse = torch.tensor(
-        [1 / scale_factor[0], 1 / scale_factor[1]], dtype=torch.float32, device=boxes.device
-    )
+    inverse = torch.tensor([1 / scale_factor[0], 1 / scale_factor[1]], dtype=torch.float32, device=boxes.device)
     boxes = boxes * inverse.repeat(2)
     valid = (boxes[:, 2] - boxes[:, 0] > 0) & (boxes[:, 3] - boxes[:, 1] > 0)
     boxes, scores, labels = boxes[valid], scores[valid], labels[valid]

@@ -56,9 +56,7 @@ def bbox_to_center_scale(
     return center, scale.astype(np.float32)
 
 
-def warp_matrices(
-    center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int] = INPUT_SIZE
-) -> np.ndarray:
+def warp_matrices(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int] = INPUT_SIZE) -> np.ndarray:
     """Forward affine maps image -> crop, bit-identical to mmpose's ``get_warp_matrix(c, s, 0, size)``.
 
     mmpose builds three float32 point pairs (the centre, the centre moved half the width to the left, and a
@@ -79,9 +77,9 @@ def warp_matrices(
     dst_w, dst_h = input_size
     cx, cy = center[:, 0], center[:, 1]
     x1 = cx + scale[:, 0] * np.float32(-0.5)
-    src = np.stack(
-        [np.stack([cx, cy], 1), np.stack([x1, cy], 1), np.stack([x1, cy + (cx - x1)], 1)], axis=1
-    ).astype(np.float32)
+    src = np.stack([np.stack([cx, cy], 1), np.stack([x1, cy], 1), np.stack([x1, cy + (cx - x1)], 1)], axis=1).astype(
+        np.float32
+    )
     half_w, half_h = np.float32(dst_w * 0.5), np.float32(dst_h * 0.5)
     dst = np.array([[half_w, half_h], [0, half_h], [0, half_h + half_w]], np.float32)
     mats = np.zeros((len(center), 2, 3), np.float64)
@@ -153,9 +151,7 @@ def _taps(pos: np.ndarray, src_len: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.clip(src, 0, src_len - 1), np.clip(src + 1, 0, src_len - 1), w0, w1
 
 
-def warp_affine(
-    image: torch.Tensor, mats: np.ndarray, output_size: tuple[int, int] = INPUT_SIZE
-) -> torch.Tensor:
+def warp_affine(image: torch.Tensor, mats: np.ndarray, output_size: tuple[int, int] = INPUT_SIZE) -> torch.Tensor:
     """Warp one image into M crops, bit-identical to OpenCV < 4.11's bilinear ``warpAffine`` (border 0).
 
     OpenCV's fixed-point source positions are computed on the host (per row and per column when the maps
@@ -170,9 +166,7 @@ def warp_affine(
         (M, H_out, W_out, C) uint8 tensor on the image's device.
     """
     if image.dtype != torch.uint8 or image.ndim != 3:
-        raise ValueError(
-            f"warp_affine: expected an (H, W, C) uint8 tensor, got {tuple(image.shape)} {image.dtype}"
-        )
+        raise ValueError(f"warp_affine: expected an (H, W, C) uint8 tensor, got {tuple(image.shape)} {image.dtype}")
     mats = np.asarray(mats, dtype=np.float64).reshape(-1, 2, 3)
     out_w, out_h = output_size
     h, w, c = image.shape

@@ -74,9 +74,7 @@ def run_reference(
     env["PYTHONUNBUFFERED"] = "1"
     cmd = [python, str(script), *args]
     try:
-        proc = subprocess.run(
-            cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        proc = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ReferenceError(f"{' '.join(cmd)}: timed out after {timeout} s") from exc
     if proc.returncode != 0:
@@ -111,8 +109,16 @@ def reference_networks(
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     if not set(models) <= set(manifest):
         run_reference(
-            REF_BUILD, "networks", "--out", str(out_dir), "--models", *models,
-            "--seed", str(seed), "--batch", str(batch),
+            REF_BUILD,
+            "networks",
+            "--out",
+            str(out_dir),
+            "--models",
+            *models,
+            "--seed",
+            str(seed),
+            "--batch",
+            str(batch),
         )
         manifest = json.loads(manifest_path.read_text())
     return {
@@ -129,9 +135,7 @@ def reference_networks(
     }
 
 
-def assert_close_to_scale(
-    actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4, what: str = ""
-) -> None:
+def assert_close_to_scale(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4, what: str = "") -> None:
     """Assert equal shapes and ``max|actual - expected| <= rel * max|expected|`` (all finite)."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, reference {expected.shape}"

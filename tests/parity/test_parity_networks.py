@@ -62,9 +62,7 @@ def loaded(ref: ReferenceNetwork) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("name", FACTORIES)
-def test_state_dict_keys_and_shapes_equal_reference(
-    name: str, reference_networks: dict[str, ReferenceNetwork]
-) -> None:
+def test_state_dict_keys_and_shapes_equal_reference(name: str, reference_networks: dict[str, ReferenceNetwork]) -> None:
     ours = {k: tuple(v.shape) for k, v in FACTORIES[name]().state_dict().items()}
     ref = reference_networks[name].state_dict_shapes
     assert list(ours) == list(ref), f"missing {set(ref) - set(ours)}, unexpected {set(ours) - set(ref)}"
@@ -77,9 +75,7 @@ def test_layers_match_reference(name: str, reference_networks: dict[str, Referen
 
 
 @pytest.mark.parametrize("name", FACTORIES)
-def test_factory_loads_reference_checkpoint(
-    name: str, reference_networks: dict[str, ReferenceNetwork]
-) -> None:
+def test_factory_loads_reference_checkpoint(name: str, reference_networks: dict[str, ReferenceNetwork]) -> None:
     ref = reference_networks[name]
     model = FACTORIES[name](weights=ref.checkpoint)
     expected = load_state_dict(ref.checkpoint)
