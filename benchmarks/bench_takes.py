@@ -4,6 +4,7 @@
 * A 300-frame Record3D-like capture (LiDAR 256x192 depth + confidence, 640x480 colour, in memory):
   ``process_capture`` = depth sampling + back-projection + smoothing + canonical pose, with a COCO17+2 oracle
   and with an RTMW3D-like 133-joint oracle (fusion on).
+* The same work on a real 300-frame ``.r3d`` written by the test generators and read from disk.
 
 Run from the repository root::
 
@@ -24,12 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from generators.captures import write_r3d  # noqa: E402
 from generators.scene import make_scene  # noqa: E402
 from generators.takes import make_take, write_all  # noqa: E402
 
 from posekit.coords import backproject, project  # noqa: E402
 from posekit.pipeline.canonical import canonicalize  # noqa: E402
 from posekit.pipeline.captures.base import Capture, CaptureInfo, RGBDFrame  # noqa: E402
+from posekit.pipeline.captures.open import open_capture  # noqa: E402
 from posekit.pipeline.rgbd_pipeline import process_capture  # noqa: E402
 from posekit.pipeline.smoothing import smooth_sequence  # noqa: E402
 from posekit.poses import Poses  # noqa: E402
@@ -62,6 +65,19 @@ class LoopedCapture(Capture):
         for i in range(start, self.info.num_frames if stop is None else stop, step):
             j = i % s.num_frames
             yield RGBDFrame(i, i / s.fps, s.color[j], s.depth[j], s.confidence[j], s.intrinsics)
+
+
+class CountingOracle:
+    """Ground-truth 2D for the n-th call: stands in for the model where frames come from a decoder."""
+
+    def __init__(self, keypoints_2d: np.ndarray, skeleton, image_size: tuple[int, int]) -> None:
+        self.keypoints_2d, self.skeleton, self.image_size, self.calls = keypoints_2d, skeleton, image_size, 0
+
+    def __call__(self, image: np.ndarray) -> Poses:
+        kp = self.keypoints_2d[self.calls % len(self.keypoints_2d)][None]
+        self.calls += 1
+        boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
+        return Poses(kp, np.full(kp.shape[:2], 0.9), boxes, np.ones(1), self.skeleton, image_size=self.image_size)
 
 
 def oracle(scene, keypoints_2d: np.ndarray, skeleton, keypoints_3d: np.ndarray | None = None, meta=None):
@@ -128,6 +144,23 @@ def main() -> None:
     kp2, kp3 = wholebody(scene)
     rtm = oracle(scene, kp2, COCO_WHOLEBODY, kp3, {"root_depth": 5.14388})
     report("process_capture RTMW3D 133 + fusion, EMA", 300, best_of(r, lambda: process_capture(capture, rtm)))
+
+    print("Record3D .r3d file, 300 frames (JPEG colour 640x480, LZFSE depth + confidence), read from disk")
+    long_scene = make_scene(num_frames=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_r3d(long_scene, Path(tmp) / "capture.r3d")
+
+        def read_only() -> None:
+            with open_capture(path) as cap:
+                for _ in cap.frames():
+                    pass
+
+        def read_and_process() -> None:
+            with open_capture(path) as cap:
+                process_capture(cap, CountingOracle(long_scene.joints_2d, POSEKIT_COCO17_2, long_scene.color_size))
+
+        report("open_capture + decode every frame", 300, best_of(r, read_only))
+        report("read + depth + backproject + EMA + canonical", 300, best_of(r, read_and_process))
     print(f"\nRerun: python benchmarks/bench_takes.py --repeat {r}")
 
 
