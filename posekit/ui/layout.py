@@ -96,7 +96,8 @@ def create_demo(
                 keypoint_threshold = gr.Slider(
                     0.0, 1.0, value=0.3, step=0.05, label="Keypoint threshold",
                     info="Joints scored below it are hidden in the overlay and the 3D view (the downloads keep "
-                    "them, with their scores).",
+                    "them, with their scores). 0.3 is the iPhone app's default; PoseKit's heatmap scores run "
+                    "lower than RTMW3D's, so try 0.1 to see more of its joints.",
                 )  # fmt: skip
                 single_person = gr.Checkbox(
                     value=False, label="Single person",
