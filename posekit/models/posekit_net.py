@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 INPUT_SIZE = 192
 GRID_SIZE = 48
@@ -229,10 +230,8 @@ def fused_state_dict(net: PoseKitNet) -> dict[str, torch.Tensor]:
         b = conv.bias.double() if conv.bias is not None else None
         if bn_name is not None:
             bn = modules[bn_name]
-            scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-            w = w * scale.reshape(-1, 1, 1, 1)
-            b = (b if b is not None else torch.zeros_like(scale)) - bn.running_mean.double()
-            b = b * scale + bn.bias.double()
+            stats = (bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+            w, b = fuse_conv_bn_weights(w, b, *(t.double() if torch.is_tensor(t) else t for t in stats))
         out[f"{conv_name}.weight"] = w.to(dtype)
         if b is not None:
             out[f"{conv_name}.bias"] = b.to(dtype)

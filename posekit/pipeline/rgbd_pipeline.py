@@ -31,6 +31,7 @@ from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.pipeline.depth_sampler import DepthMode, lift_keypoints
 from posekit.pipeline.smoothing import SmoothingMethod, smooth_sequence
 from posekit.pipeline.status import status_counts
+from posekit.pipeline.tracking import box_iou
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 
@@ -50,14 +51,6 @@ DEFAULT_FUSION_TOLERANCE = 0.3
 taken to miss the body (a finger over the background) and the model's placement is used instead."""
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
-    return np.where(area > 0, inter / np.where(area > 0, area, 1), 0.0)
-
-
 def select_main_person(poses: Poses, previous_box: np.ndarray | None = None) -> int | None:
     """The person an RGB-D capture is about: the one overlapping the previous frame's choice (IoU > 0.3),
     else the largest box (the subject is usually the nearest person). None when nobody was found."""
@@ -65,7 +58,7 @@ def select_main_person(poses: Poses, previous_box: np.ndarray | None = None) -> 
         return None
     boxes = poses.bboxes.astype(np.float64)
     if previous_box is not None and np.isfinite(previous_box).all():
-        iou = _iou(previous_box, boxes)
+        iou = box_iou(previous_box, boxes)[0]
         if iou.max() > 0.3:
             return int(iou.argmax())
     return int(np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1).argmax())

@@ -18,7 +18,6 @@ temporary file in the target's folder and are renamed into place, so a failure l
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
@@ -38,6 +37,7 @@ from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 from posekit.pipeline import swift_json
 from posekit.pipeline.archive import SafeZip
 from posekit.pipeline.canonical import canonicalize
+from posekit.pipeline.export import atomic_write
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, derive_pelvis_neck, wholebody_to_posekit
 
@@ -633,16 +633,9 @@ def stored_zip(entries: list[tuple[str, bytes]], created_at: float) -> bytes:
     return b"".join(local) + directory + end
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def _write_bytes(path: Path, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
 
 
 def _write_folder(path: Path, files: dict[str, bytes]) -> None:
@@ -685,13 +678,13 @@ def write_take(
         raise TakeError(f"cannot save a take file at {str(path)!r}: it is a folder")
     frames, take_meta = from_sequence(seq, meta, person)
     if format == "bin":
-        _atomic_write(path, encode_frames(frames))
+        _write_bytes(path, encode_frames(frames))
     elif format == "json":
-        _atomic_write(path, frames_json(frames, take_meta))
+        _write_bytes(path, frames_json(frames, take_meta))
     elif format == "folder":
         _write_folder(path, {"meta.json": meta_json(take_meta), "frames.bin": encode_frames(frames)})
     else:
         entries = [("meta.json", meta_json(take_meta)), ("frames.bin", encode_frames(frames)),
                    ("frames.json", frames_json(frames, take_meta))]  # fmt: skip
-        _atomic_write(path, stored_zip(entries, take_meta["createdAt"]))
+        _write_bytes(path, stored_zip(entries, take_meta["createdAt"]))
     return path
