@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# No test may touch the network or see the user's weights: downloads are off and every cache points at an
+# empty folder, so a test finds only the weights it writes itself. Set at import, before huggingface_hub
+# reads its constants; tests of the download path undo this with monkeypatch.
+_ISOLATED = Path(tempfile.mkdtemp(prefix="posekit-tests-"))
+atexit.register(shutil.rmtree, _ISOLATED, ignore_errors=True)
+os.environ.update(
+    {
+        "HF_HUB_OFFLINE": "1",
+        "POSEKIT_OFFLINE": "1",
+        "HF_HOME": str(_ISOLATED / "hf"),
+        "HF_HUB_CACHE": str(_ISOLATED / "hf" / "hub"),
+        "POSEKIT_CACHE": str(_ISOLATED / "posekit"),
+    }
+)
+os.environ.pop("POSEKIT_WEIGHTS_DIR", None)
 
 
 @pytest.fixture(scope="session")

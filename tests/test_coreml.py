@@ -235,13 +235,16 @@ def test_a_second_function_is_refused(broken: Path) -> None:
     expect_error(broken, r"expected one function; found more after `main`")
 
 
+# Its own variable: tests/conftest.py clears POSEKIT_WEIGHTS_DIR so that no other test sees real weights.
+REAL_MODEL = Path(os.environ.get("POSEKIT_TEST_WEIGHTS_DIR", "/nonexistent")) / "pkmodel.mlmodelc"
+
+
 @pytest.mark.skipif(
-    not os.environ.get("POSEKIT_WEIGHTS_DIR")
-    or not (Path(os.environ.get("POSEKIT_WEIGHTS_DIR", "")) / "pkmodel.mlmodelc").is_dir(),
-    reason="needs the app's pkmodel.mlmodelc in POSEKIT_WEIGHTS_DIR",
+    not REAL_MODEL.is_dir(),
+    reason="needs the app's pkmodel.mlmodelc in a folder named by POSEKIT_TEST_WEIGHTS_DIR",
 )
 def test_the_real_app_model_loads_and_matches_its_program() -> None:
-    folder = Path(os.environ["POSEKIT_WEIGHTS_DIR"]) / "pkmodel.mlmodelc"
+    folder = REAL_MODEL
     fused = PoseKitNet(fused=True).eval()
     fused.load_state_dict(mlmodelc_state_dict(folder))
     x = smooth_images(1, seed=9)
