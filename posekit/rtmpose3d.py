@@ -145,7 +145,8 @@ class RTMPose3DInference:
         device: default CUDA if available, else CPU.
         cache_dir: Hugging Face cache folder for downloads.
         dtype: compute precision: float16 (autocast) on CUDA and float32 on CPU by default; ``"bf16"`` opts
-            into bfloat16 autocast (fast on CPUs with AVX-512 BF16 / AMX; keypoints within ~1 px).
+            into bfloat16 autocast (about twice as fast on CPUs with AVX-512 BF16 / AMX; how far its keypoints
+            stray from float32 on the trained weights is not yet measured: ``benchmarks/bench_rtmw3d.py``).
         repo_id: the Hub repo the default files come from.
         pose_batch_size: person crops per forward pass.
         fuse, channels_last, compile: see :class:`posekit.detector.NetworkRunner`.
