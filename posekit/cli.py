@@ -26,12 +26,8 @@ from typing import Any
 
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.loaders import ESTIMATORS, load_estimator, load_person_detector
+from posekit.pipeline.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, UnsupportedFileError, file_kind
 from posekit.pipeline.takes import is_take_archive
-from posekit.pipeline.video_io import VIDEO_EXTENSIONS
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-TAKE_EXTENSIONS = (".json", ".bin")
-CAPTURE_EXTENSIONS = (".r3d",)
 
 MODELS = ESTIMATORS
 MODEL_HELP = {
@@ -214,22 +210,10 @@ def input_kind(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
         return "take" if is_take_archive(path, limits) else "capture"
     if not path.is_file():
         raise CLIError(f"{path}: no such file or folder")
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    if suffix in TAKE_EXTENSIONS:
-        return "take"
-    if suffix in CAPTURE_EXTENSIONS:
-        return "capture"
-    if suffix == ".zip":
-        return "take" if is_take_archive(path, limits) else "capture"
-    raise CLIError(
-        f"{path.name}: expected an image ({', '.join(IMAGE_EXTENSIONS)}), a video ({', '.join(VIDEO_EXTENSIONS)}), "
-        "a take (.zip, .json, .bin) or a capture (.r3d, .zip), got "
-        + (f"a {suffix!r} file" if suffix else "no extension")
-    )
+    try:
+        return file_kind(path, limits)
+    except UnsupportedFileError as exc:
+        raise CLIError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------------- models

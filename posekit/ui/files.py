@@ -17,7 +17,7 @@ from typing import Literal
 
 from posekit.images import ImageError
 from posekit.limits import LimitError, Limits
-from posekit.pipeline.takes import is_take_archive
+from posekit.pipeline.inputs import RGBD_EXTENSIONS, file_kind
 
 APP_LIMITS = Limits(
     max_file_bytes=300 * 1024**2,
@@ -30,10 +30,6 @@ APP_LIMITS = Limits(
 )
 """The web app's upload bounds: a 24 MP phone photo, 30 s of 30 fps video (bounded by the video's start
 and end), a 2-minute depth capture. ``create_demo(limits=...)`` takes others."""
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-TAKE_SUFFIXES = (".json", ".bin")
-CAPTURE_SUFFIXES = (".r3d",)
 
 UploadKind = Literal["take", "capture"]
 
@@ -64,21 +60,18 @@ def check_image_upload(path: str | os.PathLike, limits: Limits) -> tuple[int, in
 
 
 def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:
-    """Tell a PoseKit take from an RGB-D capture by its name and, for a ZIP, its member names.
-
-    A take is ``.json``, ``.bin``, or a ``.zip`` holding ``frames.bin`` / ``frames.json``
-    (:func:`~posekit.pipeline.takes.is_take_archive`); a capture is a Record3D ``.r3d`` or any other ``.zip``
-    (EXR export, Stray Scanner folder, generic RGB-D).
+    """Tell a PoseKit take from an RGB-D capture, by the rule the CLI uses too
+    (:func:`posekit.pipeline.inputs.file_kind`): a take is ``.json``, ``.bin``, or a ``.zip`` holding
+    ``frames.bin`` / ``frames.json``; a capture is a Record3D ``.r3d`` or any other ``.zip`` (EXR export,
+    Stray Scanner folder, generic RGB-D).
     """
     path = Path(path)
     limits.check_file(path)
     suffix = path.suffix.lower()
-    if suffix in TAKE_SUFFIXES:
-        return "take"
-    if suffix in CAPTURE_SUFFIXES:
-        return "capture"
-    if suffix == ".zip":
-        return "take" if is_take_archive(path, limits) else "capture"
+    if suffix in RGBD_EXTENSIONS:
+        kind = file_kind(path, limits)
+        if kind in ("take", "capture"):
+            return kind
     raise ValueError(
         f"{path.name}: expected a PoseKit take (.json, .bin or .zip), a Record3D capture (.r3d, or its EXR "
         f"export zipped), a zipped Stray Scanner folder or a generic RGB-D .zip; got a {suffix or 'nameless'} file"

@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from posekit.limits import Limits
+from posekit.pipeline.inputs import IMAGE_EXTENSIONS, RGBD_EXTENSIONS, VIDEO_EXTENSIONS
 from posekit.ui.files import APP_LIMITS, WorkDirs
 from posekit.ui.handlers import App
 from posekit.ui.models import MODEL_INFO, ModelRegistry
@@ -23,9 +24,6 @@ keypoints in 3D; the **PoseKit** model is the iPhone app's 17+2-joint 2D model. 
 iPhone app plays back here without any model. Every action is also an API: see "Use via API" at the bottom."""
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
-RGBD_SUFFIXES = (".json", ".bin", ".zip", ".r3d")
 SMOOTHING_CHOICES = [("Off", "none"), ("EMA", "ema"), ("One-Euro", "one_euro")]
 DEPTH_CHOICES = [("Strict", "strict"), ("Balanced", "balanced"), ("Lenient", "lenient")]
 RGBD_HELP = """Upload a take exported by the **PoseKit iPhone app** (`.json`, `.bin` or `.zip`): it plays back as
@@ -144,7 +142,7 @@ def create_demo(
                             elem_id="image-input",
                         ))  # fmt: skip
                         image_btn = gr.Button("Find poses", variant="primary", elem_id="image-run")
-                        gr.Examples(_examples("images", IMAGE_SUFFIXES), [image_in], label="Examples (COCO)")
+                        gr.Examples(_examples("images", IMAGE_EXTENSIONS), [image_in], label="Examples (COCO)")
                     with gr.Column():
                         image_out = gr.Image(label="2D overlay", type="filepath", elem_id="image-overlay",
                                              interactive=False)  # fmt: skip
@@ -155,7 +153,7 @@ def create_demo(
                     with gr.Column():
                         video_in = gr.Video(sources=["upload"], label="Video", elem_id="video-input")
                         video_btn = gr.Button("Find poses", variant="primary", elem_id="video-run")
-                        gr.Examples(_examples("videos", VIDEO_SUFFIXES), [video_in], label="Examples")
+                        gr.Examples(_examples("videos", VIDEO_EXTENSIONS), [video_in], label="Examples")
                     with gr.Column():
                         video_out = gr.Video(label="2D overlay", elem_id="video-overlay", interactive=False)
                 video_outputs = [video_out, *_result_components("video")]
@@ -164,9 +162,11 @@ def create_demo(
                 gr.Markdown(RGBD_HELP)
                 with gr.Row():
                     with gr.Column():
-                        rgbd_in = gr.File(label="Take or capture", file_types=list(RGBD_SUFFIXES), elem_id="rgbd-input")
+                        rgbd_in = gr.File(
+                            label="Take or capture", file_types=list(RGBD_EXTENSIONS), elem_id="rgbd-input"
+                        )
                         rgbd_btn = gr.Button("Play back / find poses", variant="primary", elem_id="rgbd-run")
-                        gr.Examples(_examples("rgbd", RGBD_SUFFIXES), [rgbd_in], label="Examples (synthetic)")
+                        gr.Examples(_examples("rgbd", RGBD_EXTENSIONS), [rgbd_in], label="Examples (synthetic)")
                     with gr.Column():
                         rgbd_out = gr.Video(label="2D overlay (captures)", elem_id="rgbd-overlay",
                                             interactive=False)  # fmt: skip
