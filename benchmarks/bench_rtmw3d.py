@@ -33,24 +33,16 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "parity"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import reference  # noqa: E402
+from coco_data import person_boxes  # noqa: E402
 
 from posekit.detector import DETECTOR_FILE  # noqa: E402
 from posekit.rtmpose3d import POSE_FILES, RTMPose3DInference  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "coco"
-
-
-def coco_boxes() -> dict[str, list[list[float]]]:
-    data = json.loads((DATA / "test_coco.json").read_text())
-    names = {im["id"]: im["file_name"] for im in data["images"]}
-    out: dict[str, list[list[float]]] = {name: [] for name in names.values()}
-    for ann in data["annotations"]:
-        x, y, w, h = ann["bbox"]
-        out[names[ann["image_id"]]].append([x, y, x + w, y + h])
-    return out
 
 
 def checkpoints(args: argparse.Namespace, work: Path) -> dict[str, Path]:
@@ -148,7 +140,7 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip mmpose")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    boxes = coco_boxes()
+    boxes = person_boxes(DATA)
     images = [(cv2.imread(str(DATA / n)), np.array(b, np.float32)) for n, b in sorted(boxes.items())]
     crops = sum(len(b) for _, b in images)
     print(f"{len(images)} images, {crops} person crops, CPU threads {args.threads}, torch {torch.__version__}")

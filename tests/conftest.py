@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import tempfile
@@ -38,10 +37,6 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def coco_boxes() -> dict[str, list[list[float]]]:
     """Image file name -> COCO person boxes as [x1, y1, x2, y2] pixels, from test_coco.json."""
-    data = json.loads((DATA / "coco" / "test_coco.json").read_text())
-    names = {im["id"]: im["file_name"] for im in data["images"]}
-    out: dict[str, list[list[float]]] = {name: [] for name in names.values()}
-    for ann in data["annotations"]:
-        x, y, w, h = ann["bbox"]
-        out[names[ann["image_id"]]].append([x, y, x + w, y + h])
-    return out
+    from coco_data import person_boxes
+
+    return person_boxes(DATA / "coco")

@@ -29,15 +29,6 @@ class UnsupportedFileError(ValueError):
     """A file of no kind posekit reads; the message names what was expected and what came."""
 
 
-def expected_kinds() -> str:
-    """The accepted kinds and extensions, in words, for error messages."""
-    return (
-        f"an image ({', '.join(IMAGE_EXTENSIONS)}), a video ({', '.join(VIDEO_EXTENSIONS)}), "
-        f"a PoseKit take ({', '.join(TAKE_EXTENSIONS)} or a .zip holding frames.bin or frames.json) "
-        f"or an RGB-D capture ({', '.join(CAPTURE_EXTENSIONS)} or a .zip)"
-    )
-
-
 def file_kind(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> FileKind:
     """The kind of the file at ``path``, from its extension; a ``.zip`` is a take or a capture by its members.
 
@@ -60,4 +51,8 @@ def file_kind(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> FileK
     if suffix in ARCHIVE_EXTENSIONS:
         return "take" if is_take_archive(path, limits) else "capture"
     got = f"a {suffix!r} file" if suffix else "a file without an extension"
-    raise UnsupportedFileError(f"{path.name}: expected {expected_kinds()}; got {got}")
+    raise UnsupportedFileError(
+        f"{path.name}: expected an image ({', '.join(IMAGE_EXTENSIONS)}), a video ({', '.join(VIDEO_EXTENSIONS)}), "
+        f"a PoseKit take ({', '.join(TAKE_EXTENSIONS)} or a .zip holding frames.bin or frames.json) "
+        f"or an RGB-D capture ({', '.join(CAPTURE_EXTENSIONS)} or a .zip); got {got}"
+    )

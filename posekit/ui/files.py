@@ -68,14 +68,12 @@ def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:
     path = Path(path)
     limits.check_file(path)
     suffix = path.suffix.lower()
-    if suffix in RGBD_EXTENSIONS:
-        kind = file_kind(path, limits)
-        if kind in ("take", "capture"):
-            return kind
-    raise ValueError(
-        f"{path.name}: expected a PoseKit take (.json, .bin or .zip), a Record3D capture (.r3d, or its EXR "
-        f"export zipped), a zipped Stray Scanner folder or a generic RGB-D .zip; got a {suffix or 'nameless'} file"
-    )
+    if suffix not in RGBD_EXTENSIONS:
+        raise ValueError(
+            f"{path.name}: expected a PoseKit take (.json, .bin or .zip), a Record3D capture (.r3d, or its EXR "
+            f"export zipped), a zipped Stray Scanner folder or a generic RGB-D .zip; got a {suffix or 'nameless'} file"
+        )
+    return "take" if file_kind(path, limits) == "take" else "capture"
 
 
 class WorkDirs:
