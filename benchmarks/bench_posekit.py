@@ -30,9 +30,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from posekit.estimators.posekit import PoseKit, load_network
+from posekit.estimators.posekit_decode import decode
 from posekit.models.posekit_net import PoseKitNet, fuse_batchnorm
-from posekit.pipeline.posekit_decode import decode
-from posekit.posekit_detector import PoseKit, load_network
 
 
 def variants(net: PoseKitNet, use_compile: bool) -> dict[str, Callable[[torch.Tensor], tuple]]:

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 import reference  # noqa: E402
 from coco_data import person_boxes  # noqa: E402
 
-from posekit.detector import DETECTOR_FILE  # noqa: E402
-from posekit.rtmpose3d import POSE_FILES, RTMPose3DInference  # noqa: E402
+from posekit.estimators.detector import DETECTOR_FILE  # noqa: E402
+from posekit.estimators.rtmpose3d import POSE_FILES, RTMPose3DInference  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "coco"
 

@@ -30,14 +30,14 @@ from generators.scene import make_scene  # noqa: E402
 from generators.takes import make_take, write_all  # noqa: E402
 
 from posekit.coords import backproject, project  # noqa: E402
-from posekit.pipeline.canonical import canonicalize  # noqa: E402
-from posekit.pipeline.captures.base import Capture, CaptureInfo, RGBDFrame  # noqa: E402
-from posekit.pipeline.captures.open import open_capture  # noqa: E402
-from posekit.pipeline.rgbd_pipeline import process_capture  # noqa: E402
-from posekit.pipeline.smoothing import smooth_sequence  # noqa: E402
+from posekit.io.captures.base import Capture, CaptureInfo, RGBDFrame  # noqa: E402
+from posekit.io.captures.open import open_capture  # noqa: E402
+from posekit.io.takes import load_take, save_take  # noqa: E402
+from posekit.pipelines.capture import process_capture  # noqa: E402
 from posekit.poses import Poses  # noqa: E402
+from posekit.processing.canonical import canonicalize  # noqa: E402
+from posekit.processing.smoothing import smooth_sequence  # noqa: E402
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2  # noqa: E402
-from posekit.takes import load_take, save_take  # noqa: E402
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:

@@ -1,6 +1,6 @@
 """End-to-end video throughput: decode, detect, estimate, track, smooth, draw and encode a 720p clip.
 
-Runs :func:`posekit.video.process_video` on a generated 300-frame 1280x720 30 fps clip (one person walking)
+Runs :func:`posekit.pipelines.video.process_video` on a generated 300-frame 1280x720 30 fps clip (one person walking)
 with random-initialised weights written to a temporary ``POSEKIT_WEIGHTS_DIR`` (speed does not depend on the
 weights' values; keypoint and box thresholds are set to 0 so that random outputs still give one person per
 frame, i.e. the work of a real clip with one person). Prints frames per second and the share of each stage.
@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from posekit.pipeline.video_io import VideoWriter  # noqa: E402
-from posekit.video import STAGES, process_video  # noqa: E402
+from posekit.io.video import VideoWriter  # noqa: E402
+from posekit.pipelines.video import STAGES, process_video  # noqa: E402
 
 SIZE = (1280, 720)
 FPS = 30.0
@@ -56,21 +56,21 @@ def write_random_weights(folder: Path) -> dict[str, str]:
     """Random-initialised checkpoints under the upstream file names; returns model -> why it is missing."""
     import torch
 
-    from posekit.checkpoints import save_safetensors
+    from posekit.io.checkpoints import save_safetensors
 
     missing = {}
     try:
+        from posekit.estimators.posekit import SAFETENSORS_NAME
         from posekit.models.posekit_net import PoseKitNet
-        from posekit.posekit_detector import SAFETENSORS_NAME
 
         save_safetensors(PoseKitNet().state_dict(), folder / SAFETENSORS_NAME)
     except ImportError as exc:
         missing["posekit"] = str(exc)
     try:
-        from posekit.detector import DETECTOR_FILE
+        from posekit.estimators.detector import DETECTOR_FILE
+        from posekit.estimators.rtmpose3d import POSE_FILES
         from posekit.models.rtmdet import rtmdet_m
         from posekit.models.rtmw3d import rtmw3d_l
-        from posekit.rtmpose3d import POSE_FILES
 
         torch.save({"state_dict": rtmdet_m().state_dict()}, folder / DETECTOR_FILE)
         torch.save({"state_dict": rtmw3d_l().state_dict()}, folder / POSE_FILES["l"])
@@ -80,13 +80,13 @@ def write_random_weights(folder: Path) -> dict[str, str]:
 
 
 def load_posekit(device: str) -> tuple[Any, Any]:
-    from posekit.posekit_detector import PoseKit
+    from posekit.estimators.posekit import PoseKit
 
     return PoseKit.from_pretrained(device=device, fp16=device.startswith("cuda")), None
 
 
 def load_rtmw3d(device: str) -> tuple[Any, Any]:
-    from posekit.rtmpose3d import RTMPose3D
+    from posekit.estimators.rtmpose3d import RTMPose3D
 
     model = RTMPose3D.from_pretrained(model_size="l", device=device)  # fp16 autocast on CUDA by default
     return model, model.person_detector

@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's posekit and t
 from generators import captures as write  # noqa: E402
 from generators.scene import make_scene  # noqa: E402
 
-from posekit.pipeline.captures.open import open_capture  # noqa: E402
+from posekit.io.captures.open import open_capture  # noqa: E402
 
 
 def main() -> None:

@@ -4,21 +4,21 @@ Models live in :mod:`posekit.models` (plain PyTorch), pre- and post-processing i
 conventions in :mod:`posekit.coords`. Importing posekit needs neither CUDA nor the network.
 """
 
-from posekit.detector import PersonDetector
-from posekit.drawing import draw_poses
-from posekit.images import ImageError, to_bgr
+from posekit.estimators.detector import PersonDetector
+from posekit.estimators.posekit import PoseKit
+from posekit.estimators.rtmpose3d import RTMPose3D, RTMPose3DInference, clear_cache
+from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
+from posekit.io.captures.open import open_capture
+from posekit.io.images import ImageError, to_bgr
+from posekit.io.takes import TakeError, load_take, save_take
+from posekit.io.video import VideoError, VideoReader, VideoWriter
 from posekit.limits import LimitError, Limits
-from posekit.pipeline.captures.base import Capture, CaptureError, RGBDFrame
-from posekit.pipeline.captures.open import open_capture
-from posekit.pipeline.rgbd_pipeline import process_capture
-from posekit.pipeline.video_io import VideoError, VideoReader, VideoWriter
-from posekit.posekit_detector import PoseKit
+from posekit.pipelines.capture import process_capture
+from posekit.pipelines.video import VideoResult, process_video
 from posekit.poses import Poses
-from posekit.rtmpose3d import RTMPose3D, RTMPose3DInference, clear_cache
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton, get_skeleton
-from posekit.takes import TakeError, load_take, save_take
-from posekit.video import VideoResult, process_video
+from posekit.viz.drawing import draw_poses
 
 __version__ = "0.1.0"
 

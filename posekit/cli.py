@@ -6,7 +6,7 @@ Example::
     posekit take.zip -o results/ --zip
     python -m posekit --help
 
-For each input it writes ``<name>.json`` (the versioned result document of :mod:`posekit.pipeline.export`),
+For each input it writes ``<name>.json`` (the versioned result document of :mod:`posekit.io.export`),
 an overlay (``<name>_overlay.jpg`` or ``<name>_overlay.mp4``) and, with ``--zip``, ``<name>.zip`` holding the
 JSON, a keypoints CSV and the overlay. A bad input costs one line on stderr and a non-zero exit status; the
 other inputs are still processed.
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posekit.estimators.registry import ESTIMATORS, PRECISIONS, check_precision, load_estimator, load_person_detector
+from posekit.io.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, UnsupportedFileError, file_kind
+from posekit.io.takes import is_take_archive
 from posekit.limits import DEFAULT_LIMITS, Limits
-from posekit.loaders import ESTIMATORS, PRECISIONS, check_precision, load_estimator, load_person_detector
-from posekit.pipeline.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, UnsupportedFileError, file_kind
-from posekit.pipeline.takes import is_take_archive
 
 MODELS = ESTIMATORS
 MODEL_HELP = {
@@ -329,7 +329,7 @@ class Reporter:
 
 def estimate_image(image: Any, models: Models, args: argparse.Namespace) -> Any:
     """Poses of one BGR image with the options of the command line (detector, thresholds, people kept)."""
-    from posekit.pipeline.estimate import estimate_image as estimate
+    from posekit.pipelines.image import estimate_image as estimate
 
     return estimate(
         image,
@@ -344,9 +344,9 @@ def estimate_image(image: Any, models: Models, args: argparse.Namespace) -> Any:
 def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
     import cv2
 
-    from posekit.drawing import draw_poses
-    from posekit.images import read_image
-    from posekit.pipeline.export import atomic_write, result_document, write_json, write_results_zip
+    from posekit.io.export import atomic_write, result_document, write_json, write_results_zip
+    from posekit.io.images import read_image
+    from posekit.viz.drawing import draw_poses
 
     limits.check_file(path)
     image = read_image(path, max_pixels=limits.max_image_pixels)
@@ -375,8 +375,8 @@ def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs
 def run_video(
     path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
 ) -> list[Path]:
-    from posekit.pipeline.export import result_document, write_json, write_results_zip
-    from posekit.video import process_video
+    from posekit.io.export import result_document, write_json, write_results_zip
+    from posekit.pipelines.video import process_video
 
     stem = out.stem(path)
     overlay = None if args.no_overlay else out.folder / f"{stem}_overlay.mp4"
@@ -420,8 +420,8 @@ def run_video(
 
 
 def run_take(path: Path, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
-    from posekit.pipeline.export import result_document, write_json, write_results_zip
-    from posekit.takes import load_take
+    from posekit.io.export import result_document, write_json, write_results_zip
+    from posekit.io.takes import load_take
 
     seq = load_take(path, limits)
     stem = out.stem(path)
@@ -435,10 +435,10 @@ def run_take(path: Path, args: argparse.Namespace, out: Outputs, limits: Limits)
 def run_capture(
     path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
 ) -> list[Path]:
-    from posekit.pipeline.captures.open import open_capture
-    from posekit.pipeline.export import result_document, write_json, write_results_zip
-    from posekit.pipeline.rgbd_pipeline import process_capture
-    from posekit.pipeline.smoothing import smoothing_params
+    from posekit.io.captures.open import open_capture
+    from posekit.io.export import result_document, write_json, write_results_zip
+    from posekit.pipelines.capture import process_capture
+    from posekit.processing.smoothing import smoothing_params
 
     method = args.smoothing or "ema"  # the PoseKit app's smoothing, as on the phone
     report = reporter.progress(path.name)

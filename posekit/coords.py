@@ -19,7 +19,7 @@ At the edges:
   ``-kpts[..., [0, 2, 1]]`` of the camera frame (X = -x, Y = -z, Z = -y): :func:`camera_to_seed`.
 * The PoseKit app stores 2D as 0..1 of the captured image (:func:`pixels_to_normalized`), camera3D exactly in
   our camera frame, and ``playback3D`` in the pelvis-centred canonical frame (x right, y up, z forward of the
-  person), see ``posekit.pipeline.canonical``.
+  person), see ``posekit.processing.canonical``.
 """
 
 from __future__ import annotations

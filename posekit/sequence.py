@@ -39,7 +39,7 @@ class PoseSequence:
         skeleton: the keypoint schema.
         keypoints_3d: (T, P, K, 3) camera-frame metres (NaN where unknown), or None.
         canonical_3d: (T, P, K, 3) pelvis-centred canonical pose for playback (x right, y up, z forward of the
-            person; see ``posekit.pipeline.canonical``), or None.
+            person; see ``posekit.processing.canonical``), or None.
         depth_confidence: (T, P, K) 0..1 confidence of the depth sample behind each 3D joint, or None.
         bboxes: (T, P, 4) xyxy pixels (NaN where absent), or None.
         track_ids: (P,) int64 ids of the people, stable over the sequence.

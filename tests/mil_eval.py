@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from posekit.pipeline.coreml import ConstantReader, parse_mil
+from posekit.io.coreml import ConstantReader, parse_mil
 
 
 def _value(env: dict[str, torch.Tensor], consts: ConstantReader, name: str, line: int) -> torch.Tensor | object:

@@ -15,7 +15,7 @@ from generators.fake_models import FakeDetector, FakePoseModel
 from generators.videos import draw_frame, walking_boxes, walking_video
 
 from posekit import cli
-from posekit.pipeline.export import read_result
+from posekit.io.export import read_result
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 
@@ -97,9 +97,9 @@ def test_video_with_detector_every_k_frames(fake_models, inputs, tmp_path, capsy
 
 
 def test_real_posekit_model_with_random_weights(inputs, tmp_path, capsys, monkeypatch):
-    from posekit.checkpoints import save_safetensors
+    from posekit.estimators.posekit import SAFETENSORS_NAME
+    from posekit.io.checkpoints import save_safetensors
     from posekit.models.posekit_net import PoseKitNet
-    from posekit.posekit_detector import SAFETENSORS_NAME
 
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -118,10 +118,10 @@ def test_real_posekit_model_with_random_weights(inputs, tmp_path, capsys, monkey
 def test_real_rtmw3d_with_random_weights(tmp_path, capsys, monkeypatch):
     import torch
 
-    from posekit.detector import DETECTOR_FILE
+    from posekit.estimators.detector import DETECTOR_FILE
+    from posekit.estimators.rtmpose3d import POSE_FILES
     from posekit.models.rtmdet import rtmdet_m
     from posekit.models.rtmw3d import rtmw3d_l
-    from posekit.rtmpose3d import POSE_FILES
 
     weights = tmp_path / "weights"
     weights.mkdir()

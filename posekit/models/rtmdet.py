@@ -162,7 +162,7 @@ def rtmdet_m(weights: str | os.PathLike | None = None) -> RTMDet:
     """
     model = RTMDet(RTMDET_M_PERSON)
     if weights is not None:
-        from posekit.checkpoints import load_into, load_state_dict
+        from posekit.io.checkpoints import load_into, load_state_dict
 
         load_into(model, load_state_dict(weights), weights)
     return model.eval()

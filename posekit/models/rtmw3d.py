@@ -90,7 +90,7 @@ class RTMW3D(nn.Module):
 def _build(config: RTMW3DConfig, weights: str | os.PathLike | None) -> RTMW3D:
     model = RTMW3D(config)
     if weights is not None:
-        from posekit.checkpoints import load_into, load_state_dict
+        from posekit.io.checkpoints import load_into, load_state_dict
 
         load_into(model, load_state_dict(weights), weights)
     return model.eval()

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from posekit.images import ImageError
+from posekit.io.images import ImageError
+from posekit.io.inputs import RGBD_EXTENSIONS, file_kind
 from posekit.limits import LimitError, Limits
-from posekit.pipeline.inputs import RGBD_EXTENSIONS, file_kind
 
 APP_LIMITS = Limits(
     max_file_bytes=300 * 1024**2,
@@ -61,7 +61,7 @@ def check_image_upload(path: str | os.PathLike, limits: Limits) -> tuple[int, in
 
 def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:
     """Tell a PoseKit take from an RGB-D capture, by the rule the CLI uses too
-    (:func:`posekit.pipeline.inputs.file_kind`): a take is ``.json``, ``.bin``, or a ``.zip`` holding
+    (:func:`posekit.io.inputs.file_kind`): a take is ``.json``, ``.bin``, or a ``.zip`` holding
     ``frames.bin`` / ``frames.json``; a capture is a Record3D ``.r3d`` or any other ``.zip`` (EXR export,
     Stray Scanner folder, generic RGB-D).
     """

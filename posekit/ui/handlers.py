@@ -21,21 +21,22 @@ import cv2
 import gradio as gr
 import plotly.graph_objects as go
 
-from posekit.drawing import draw_poses
-from posekit.images import read_image
+from posekit.io import export
+from posekit.io.captures.open import open_capture
+from posekit.io.images import read_image
+from posekit.io.takes import load_take, save_take
+from posekit.io.video import ReadBounds, VideoReader
 from posekit.limits import Limits
-from posekit.pipeline import export, plot3d
-from posekit.pipeline.captures.open import open_capture
-from posekit.pipeline.depth_sampler import DEPTH_MODES
-from posekit.pipeline.video_io import ReadBounds, VideoReader
 from posekit.poses import Poses
+from posekit.processing.depth_sampler import DEPTH_MODES
 from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
-from posekit.takes import load_take, save_take
 from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
 from posekit.ui.inference import Progress, capture_frames, infer_capture, infer_image, infer_video
 from posekit.ui.models import ModelRegistry, ModelUnavailableError
 from posekit.ui.settings import SMOOTHING_NAMES, Settings, Temporal
+from posekit.viz import plot3d
+from posekit.viz.drawing import draw_poses
 
 log = logging.getLogger(__name__)
 

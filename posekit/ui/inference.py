@@ -16,20 +16,20 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from posekit.drawing import draw_poses
+from posekit.io.captures.base import Capture, RGBDFrame
+from posekit.io.captures.open import open_capture
+from posekit.io.video import VideoWriter
 from posekit.limits import Limits
-from posekit.pipeline.captures.base import Capture, RGBDFrame
-from posekit.pipeline.captures.open import open_capture
-from posekit.pipeline.estimate import estimate_image
-from posekit.pipeline.rgbd_pipeline import process_capture
-from posekit.pipeline.smoothing import smoothing_params
-from posekit.pipeline.video_io import VideoWriter
+from posekit.pipelines.capture import process_capture
+from posekit.pipelines.image import estimate_image
+from posekit.pipelines.video import VideoResult, process_video
 from posekit.poses import Poses
+from posekit.processing.smoothing import smoothing_params
 from posekit.sequence import PoseSequence
 from posekit.ui.gpu import gpu
 from posekit.ui.models import LoadedModel
 from posekit.ui.settings import Settings, Temporal
-from posekit.video import VideoResult, process_video
+from posekit.viz.drawing import draw_poses
 
 INFERENCE_MAX_SIDE = 1920  # frames above it are downscaled for the models (results stay in original pixels)
 OVERLAY_MAX_SIDE = 1280  # the overlay video plays in a browser tab: HD is enough

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from posekit.io.inputs import IMAGE_EXTENSIONS, RGBD_EXTENSIONS, VIDEO_EXTENSIONS
 from posekit.limits import Limits
-from posekit.pipeline.inputs import IMAGE_EXTENSIONS, RGBD_EXTENSIONS, VIDEO_EXTENSIONS
 from posekit.ui.files import APP_LIMITS, WorkDirs
 from posekit.ui.handlers import App
 from posekit.ui.models import MODEL_INFO, ModelRegistry

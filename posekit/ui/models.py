@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from posekit.loaders import load_estimator, load_person_detector
+from posekit.estimators.registry import load_estimator, load_person_detector
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Writers of every supported RGB-D capture format from a synthetic :class:`~generators.scene.Scene`.
 
-Each writes the layout the real app produces (see ``posekit/pipeline/captures/*.py`` for the facts) into
+Each writes the layout the real app produces (see ``posekit/io/captures/*.py`` for the facts) into
 one file under the given path: ``.r3d`` (LZFSE depth and confidence, JPEGs or an ``rgbd.mp4``), Record3D's
 EXR + JPG export zipped (half-float ZIP-compressed EXR, channel R), a zipped Stray Scanner folder (HEVC
 ``rgb.mp4``, millimetre PNG or ``.npy`` depth, confidence PNGs, ``camera_matrix.csv``, ``odometry.csv``) and

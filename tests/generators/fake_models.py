@@ -14,8 +14,8 @@ import numpy as np
 
 from generators.videos import FIGURE_COLORS_BGR, template_keypoints
 from posekit.coords import backproject
-from posekit.pipeline.tracking import box_iou
 from posekit.poses import Poses
+from posekit.processing.tracking import box_iou
 from posekit.skeletons import POSEKIT_COCO17_2
 
 COLOR_TOLERANCE = 50  # per channel: H.264's chroma blur stays well inside it

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posekit.pipeline.canonical import canonicalize
+from posekit.processing.canonical import canonicalize
 from posekit.skeletons import POSEKIT_NAMES
 
 IMAGE_SIZE = (1920, 1440)

@@ -27,7 +27,7 @@ RTMW3D_FILES = {
     "x": "rtmw3d-x_8xb64_cocktail14-384x288-b0a0eab7_20240626.pth",
 }
 POSEKIT_FILE = "last.pth"
-"""One of the names ``posekit.posekit_detector`` looks for in ``POSEKIT_WEIGHTS_DIR`` (upstream's last epoch)."""
+"""One of the names ``posekit.estimators.posekit`` looks for in ``POSEKIT_WEIGHTS_DIR`` (upstream's last epoch)."""
 
 
 def _mmengine_save(module: torch.nn.Module, path: Path, **meta: object) -> Path:

@@ -16,7 +16,7 @@ Interface (import as ``from reference import ...`` from tests in this folder; py
   ``build_reference``, ``randomize_``, ``load_checkpoint`` and ``network_outputs``.
 * :func:`reference_networks(out_dir, models, seed, batch)` runs ``ref_build.py networks`` once per
   folder (cached by its ``manifest.json``) and returns ``{name: ReferenceNetwork}`` with the checkpoint
-  path (load it with ``posekit.checkpoints.load_state_dict``), the outputs ``.npz`` and the reference
+  path (load it with ``posekit.io.checkpoints.load_state_dict``), the outputs ``.npz`` and the reference
   state-dict shapes. The session fixture ``reference_networks`` in ``conftest.py`` wraps it.
 * :func:`assert_close_to_scale(actual, expected, rel, what)`: ``max|a - e| <= rel * max|e|``.
 """

@@ -2,7 +2,7 @@
 
 The reference side (``ref_build.py``, in the reference venv) builds the networks from mmpose's/mmdet's
 configs, randomises them, saves mmengine-style checkpoints and records backbone, neck and raw head
-outputs; here the checkpoints go through ``posekit.checkpoints`` into posekit's modules (strict keys)
+outputs; here the checkpoints go through ``posekit.io.checkpoints`` into posekit's modules (strict keys)
 and every recorded output must agree within 1e-4 of its scale in fp32, also after BN folding.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from reference import ReferenceNetwork, assert_close_to_scale
 
-from posekit.checkpoints import load_into, load_state_dict
+from posekit.io.checkpoints import load_into, load_state_dict
 from posekit.models.fuse import count_batchnorms, fold_batchnorm, optimize_for_inference
 from posekit.models.rtmdet import RTMDet, rtmdet_m
 from posekit.models.rtmw3d import rtmw3d_l, rtmw3d_x

@@ -5,7 +5,7 @@ output layers are then rescaled here so that the outputs have the ranges of a tr
 logits around -1 +- 1.5 and box distances of a few strides, pose logits of order 1): raw random heads give
 logits in the thousands (every score saturates at 1.0, every box clips to the input), which would leave
 NMS and the score comparison meaningless. The reference runs mmdet's ``inference_detector`` and mmpose's
-``inference_topdown`` (``ref_pipeline.py``); posekit runs :class:`posekit.rtmpose3d.RTMPose3DInference`
+``inference_topdown`` (``ref_pipeline.py``); posekit runs :class:`posekit.estimators.rtmpose3d.RTMPose3DInference`
 as users do (BatchNorm folded, channels-last).
 """
 
@@ -20,12 +20,12 @@ import pytest
 import reference
 import torch
 
-from posekit.checkpoints import load_into, load_state_dict
+from posekit.estimators import topdown
+from posekit.estimators.rtmdet_post import normalize_images, resize_and_pad
+from posekit.estimators.rtmpose3d import RTMPose3DInference
+from posekit.io.checkpoints import load_into, load_state_dict
 from posekit.models.rtmdet import rtmdet_m
 from posekit.models.rtmw3d import rtmw3d_l
-from posekit.pipeline import topdown
-from posekit.pipeline.rtmdet_post import normalize_images, resize_and_pad
-from posekit.rtmpose3d import RTMPose3DInference
 
 pytestmark = [
     pytest.mark.parity,

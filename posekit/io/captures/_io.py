@@ -1,0 +1,415 @@
+"""What the capture readers share: one bounded view of a ZIP or a folder, member lookup, header-checked image
+decoding, depth and confidence clean-up, timestamps and frame ranges, streamed video frames, and
+:class:`SourceCapture`, the readers' base class (opening, the frame loop, closing)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import re
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+
+from posekit.coords import Intrinsics
+from posekit.io.archive import ArchiveError, SafeZip
+from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
+from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+
+IGNORED_PREFIXES = ("__MACOSX/",)
+"""Members that archivers add beside the data (macOS resource forks); never part of a capture."""
+
+
+class FolderSource:
+    """A capture folder read with the same interface and bounds as :class:`~posekit.io.archive.SafeZip`
+    (``names``, ``size``, ``read``, ``open``): files are listed once, symbolic links are skipped, every read is
+    bounded by the file's size and the total by ``limits.max_inflated_bytes``."""
+
+    def __init__(self, path: str | os.PathLike, limits: Limits) -> None:
+        self.path = Path(path)
+        self.limits = limits
+        self._files: dict[str, Path] = {}
+        for file in sorted(self.path.rglob("*")):
+            if file.is_symlink() or not file.is_file():
+                continue
+            if len(self._files) >= limits.max_archive_members:
+                raise LimitError(f"{self.path.name}: more than {limits.max_archive_members:,} files in the folder")
+            self._files[file.relative_to(self.path).as_posix()] = file
+        self._read = 0
+
+    def names(self) -> list[str]:
+        return list(self._files)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._files
+
+    def size(self, name: str) -> int:
+        return self._file(name).stat().st_size
+
+    def _file(self, name: str) -> Path:
+        try:
+            return self._files[name]
+        except KeyError:
+            raise ArchiveError(f"{self.path.name}: expected a file {name!r}, it is missing") from None
+
+    def _charge(self, name: str, size: int, max_bytes: int | None) -> None:
+        cap = self.limits.max_inflated_bytes - self._read
+        if max_bytes is not None:
+            cap = min(cap, max_bytes)
+        if size > cap:
+            raise LimitError(f"{self.path.name}/{name}: {size:,} bytes is over the limit of {cap:,} bytes")
+        self._read += size
+
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        self._charge(name, self.size(name), max_bytes)
+        return self._file(name).read_bytes()
+
+    def open(self, name: str) -> BinaryIO:
+        self._charge(name, self.size(name), None)
+        return self._file(name).open("rb")
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
+
+Source = SafeZip | FolderSource
+
+
+def open_source(path: str | os.PathLike, limits: Limits, what: str) -> Source:
+    """Open an uploaded ZIP (any extension) or a local folder, bounded by ``limits``.
+
+    Raises:
+        CaptureError: neither a readable ZIP nor a folder, or a member name escapes the archive.
+        LimitError: over a bound.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return FolderSource(path, limits)
+    try:
+        return SafeZip(path, limits)
+    except ArchiveError as exc:
+        raise CaptureError(f"{what}: {exc}") from exc
+
+
+def data_names(source: Source) -> list[str]:
+    """Member names without the archivers' extras (``__MACOSX/``, ``.DS_Store``, ``._*``)."""
+    out = []
+    for name in source.names():
+        base = posixpath.basename(name)
+        if name.startswith(IGNORED_PREFIXES) or base == ".DS_Store" or base.startswith("._"):
+            continue
+        out.append(name)
+    return out
+
+
+def find_root(names: Iterable[str], marker: str) -> str | None:
+    """The folder prefix (``""`` or ``"folder/"``) holding ``marker``, the shallowest if several; None if none.
+
+    Users zip a capture folder itself as often as its contents, so the data may sit one level down."""
+    roots = [n[: -len(marker)] for n in names if n == marker or n.endswith("/" + marker)]
+    return min(roots, key=lambda r: r.count("/")) if roots else None
+
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def numbered(names: Iterable[str], folder: str, suffixes: tuple[str, ...], fmt: str) -> dict[int, str]:
+    """Members ``folder<number><suffix>`` (``rgbd/12.jpg``, ``depth/000012.png``) by frame number.
+
+    Raises:
+        CaptureError: two members share a number (``1.png`` and ``001.png``).
+    """
+    out: dict[int, str] = {}
+    for name in names:
+        if not name.startswith(folder):
+            continue
+        rest = name[len(folder) :]
+        suffix = next((s for s in suffixes if rest.lower().endswith(s)), None)
+        if suffix is None or "/" in rest:
+            continue
+        stem = rest[: -len(suffix)]
+        if not _NUMBER.fullmatch(stem):
+            continue
+        index = int(stem)
+        if index in out:
+            raise CaptureError(f"{fmt}: two members are frame {index}: {out[index]!r} and {name!r}")
+        out[index] = name
+    return out
+
+
+def contiguous(members: dict[int, str], fmt: str, what: str, expected: int | None = None) -> list[str]:
+    """The members of frames ``0 .. n-1`` in order; refuses gaps and, when given, another count."""
+    n = len(members)
+    missing = sorted(set(range(max(members, default=-1) + 1)) - set(members))
+    if missing:
+        raise CaptureError(f"{fmt}: {what}: frame {missing[0]} is missing (found {n}, numbered up to {max(members)})")
+    if expected is not None and n != expected:
+        raise CaptureError(f"{fmt}: found {n} {what} for {expected} frames: every frame needs one")
+    return [members[i] for i in range(n)]
+
+
+def read_member(source: Source, name: str, what: str, max_bytes: int | None = None) -> bytes:
+    """One member's bytes (at most ``max_bytes``); a missing or corrupt member is a :class:`CaptureError`."""
+    try:
+        return source.read(name, max_bytes=max_bytes)
+    except ArchiveError as exc:
+        raise CaptureError(f"{what}: {exc}") from exc
+
+
+def open_member(source: Source, name: str, what: str) -> BinaryIO:
+    """A stream over one member (videos); a missing or corrupt member is a :class:`CaptureError`."""
+    try:
+        return source.open(name)
+    except ArchiveError as exc:
+        raise CaptureError(f"{what}: {exc}") from exc
+
+
+def read_json(source: Source, name: str, what: str, max_bytes: int = 64 * 1024**2) -> dict[str, Any]:
+    """A JSON object member; the metadata of a long capture (poses per frame) is a few MB."""
+    data = read_member(source, name, what, max_bytes)
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CaptureError(f"{what}: {name!r} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise CaptureError(f"{what}: expected a JSON object in {name!r}, got {type(value).__name__}")
+    return value
+
+
+def image_bytes_limit(limits: Limits) -> int:
+    """Largest encoded image member read: 4 bytes per allowed pixel covers any PNG or JPEG of a legal size."""
+    return limits.max_image_pixels * 4 + 1024**2
+
+
+def image_size(data: bytes, what: str) -> tuple[int, int]:
+    """``(W, H)`` from an encoded image's header, without decoding its pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise CaptureError(f"{what}: expected a JPEG or PNG image, could not read its header ({exc})") from exc
+
+
+def decode_image(data: bytes, limits: Limits, what: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """Decode an encoded image after checking its header's pixel count against ``limits``."""
+    w, h = image_size(data, what)
+    limits.check_pixels(w, h, what)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise CaptureError(f"{what}: the image is corrupt or truncated, could not decode it")
+    return image
+
+
+def depth_from_png(data: bytes, scale: float, limits: Limits, what: str) -> np.ndarray:
+    """A 16-bit (or 8-bit) single-channel PNG of depth units -> float32 metres (``value * scale``), 0 -> NaN."""
+    raw = decode_image(data, limits, what, cv2.IMREAD_UNCHANGED)
+    if raw.ndim != 2 or raw.dtype not in (np.uint16, np.uint8):
+        raise CaptureError(
+            f"{what}: expected a single-channel 16-bit PNG of depth, got {raw.dtype} with shape {raw.shape}"
+        )
+    return clean_depth(raw.astype(np.float32) * np.float32(scale))
+
+
+def load_npy(data: bytes, what: str) -> np.ndarray:
+    """A ``.npy`` member, pickles refused."""
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise CaptureError(f"{what}: expected a NumPy .npy array, could not read it ({exc})") from exc
+
+
+def clean_depth(depth: np.ndarray) -> np.ndarray:
+    """float32 metres with every invalid value (0, negative, NaN, infinite) as NaN."""
+    depth = np.asarray(depth, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(np.nan))
+
+
+def check_depth(depth: np.ndarray, size: tuple[int, int], what: str) -> np.ndarray:
+    """Refuse a depth map of the wrong ``size = (w, h)``.
+
+    A map with no valid value passes (a covered sensor for a moment); ``process_capture`` refuses a capture
+    whose every frame is so."""
+    if depth.shape != (size[1], size[0]):
+        raise CaptureError(f"{what}: expected a {size[0]}x{size[1]} depth map, got shape {depth.shape}")
+    return depth
+
+
+def check_confidence(conf: np.ndarray, size: tuple[int, int], what: str) -> np.ndarray:
+    """Refuse a confidence map of the wrong ``size = (w, h)``, type, or with levels outside 0..2."""
+    if conf.ndim != 2 or conf.shape != (size[1], size[0]) or conf.dtype != np.uint8:
+        raise CaptureError(
+            f"{what}: expected a {size[0]}x{size[1]} uint8 confidence map, got {conf.dtype} with shape {conf.shape}"
+        )
+    if conf.size and conf.max() > 2:
+        raise CaptureError(f"{what}: expected confidence levels 0, 1 or 2, got a {int(conf.max())}")
+    return conf
+
+
+def timestamps_or_fps(values: Any, n: int, fps: float | None, what: str) -> np.ndarray:
+    """(n,) seconds from the first frame: the capture's own timestamps when given, else ``index / fps``.
+
+    Raises:
+        CaptureError: timestamps of another count, not finite, or going back in time; no fps to fall back on.
+    """
+    if values is not None:
+        try:
+            t = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise CaptureError(f"{what}: expected a list of timestamps in seconds ({exc})") from exc
+        if len(t) != n:
+            raise CaptureError(f"{what}: {len(t)} timestamps for {n} frames")
+        if not np.isfinite(t).all() or (np.diff(t) < 0).any():
+            raise CaptureError(f"{what}: timestamps must be finite and never decrease")
+        return t - t[0] if n else t
+    if fps is None or not np.isfinite(fps) or fps <= 0:
+        raise CaptureError(f"{what}: no timestamps and no valid frame rate (fps = {fps})")
+    return np.arange(n) / float(fps)
+
+
+def check_length(n: int, timestamps: np.ndarray, limits: Limits, what: str) -> None:
+    """Refuse empty captures, too many frames or too long a duration, before any frame is decoded."""
+    if n == 0:
+        raise CaptureError(f"{what}: the capture has no frames")
+    limits.check_frames(n, what)
+    if len(timestamps) and timestamps[-1] > limits.max_duration_s:
+        raise LimitError(f"{what}: {timestamps[-1]:,.2f} s is over the limit of {limits.max_duration_s:,.2f} s")
+
+
+def frame_range(n: int, start: int, stop: int | None, step: int) -> range:
+    """Indices ``start, start + step, ...`` below ``stop`` (clamped to ``n``)."""
+    if step < 1 or start < 0 or (stop is not None and stop < 0):
+        raise ValueError(f"expected start >= 0, stop >= 0 or None and step >= 1, got {start}, {stop}, {step}")
+    return range(start, n if stop is None else min(stop, n), step)
+
+
+def positive_intrinsics(values: Any, what: str) -> tuple[float, float, float, float]:
+    """``(fx, fy, cx, cy)`` as floats, refusing non-finite values and non-positive focal lengths."""
+    try:
+        fx, fy, cx, cy = (float(v) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise CaptureError(f"{what}: expected four numbers fx, fy, cx, cy, got {values!r}") from exc
+    if not all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
+        raise CaptureError(f"{what}: expected finite intrinsics with fx, fy > 0, got {(fx, fy, cx, cy)}")
+    return fx, fy, cx, cy
+
+
+def video_frames(stream: BinaryIO, what: str) -> Iterator[np.ndarray]:
+    """Decode a video stream's frames one at a time as BGR uint8 (PyAV, any codec FFmpeg knows)."""
+    import av
+
+    try:
+        with av.open(stream) as container:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format="bgr24")
+    except av.FFmpegError as exc:
+        raise CaptureError(f"{what}: the video is corrupt or unreadable ({exc})") from exc
+
+
+def video_header(stream: BinaryIO, what: str) -> tuple[tuple[int, int], int, float | None]:
+    """``((W, H), frame count or 0 when the container does not say, average fps or None)``."""
+    import av
+
+    try:
+        with av.open(stream) as container:
+            if not container.streams.video:
+                raise CaptureError(f"{what}: expected a video stream, the file has none")
+            v = container.streams.video[0]
+            rate = float(v.average_rate) if v.average_rate else None
+            return (int(v.codec_context.width), int(v.codec_context.height)), int(v.frames or 0), rate
+    except av.FFmpegError as exc:
+        raise CaptureError(f"{what}: expected a video, could not open it ({exc})") from exc
+
+
+def video_frames_at(
+    source: Source, member: str, indices: range, fmt: str, label: str, total: int
+) -> Iterator[np.ndarray]:
+    """The frames ``indices`` (increasing) of a video member, streamed one at a time as BGR uint8.
+
+    Raises:
+        CaptureError: the video is unreadable, or ends before the last wanted frame (``label`` names it).
+    """
+    wanted = iter(indices)
+    target = next(wanted, None)
+    if target is None:
+        return
+    with open_member(source, member, fmt) as stream:
+        for i, image in enumerate(video_frames(stream, f"{fmt}: {label}")):
+            if i == target:
+                yield image
+                target = next(wanted, None)
+                if target is None:
+                    return
+    raise CaptureError(f"{fmt}: {label} ends before frame {target} of {total}")
+
+
+def read_confidence_png(source: Source, name: str, limits: Limits, size: tuple[int, int], fmt: str) -> np.ndarray:
+    """A uint8 PNG confidence map (levels 0..2) of the depth maps' ``size`` ``(w, h)``."""
+    data = read_member(source, name, fmt, image_bytes_limit(limits))
+    conf = decode_image(data, limits, f"{fmt}: {name}", cv2.IMREAD_UNCHANGED)
+    return check_confidence(conf, size, f"{fmt}: {name}")
+
+
+class SourceCapture(Capture):
+    """A capture read from a ZIP or a folder (a :data:`Source`): what every reader does the same way.
+
+    Opening reads the source's index and calls :meth:`_open` (closing the source again if it fails); frames
+    pair the colour images of :meth:`_color_frames` with the depth and confidence of :meth:`_depth`.
+    Subclasses set :attr:`format` and :attr:`what` and implement those, and set in ``_open`` ``info``,
+    ``timestamps`` ((N,) seconds) and ``intrinsics`` (or override :meth:`_intrinsics` for per-frame ones).
+
+    Args:
+        path: the ZIP (any file name) or the folder.
+        limits: bounds checked before decoding.
+    """
+
+    format: str
+    what: str
+    """The format's name, the start of every error message."""
+    timestamps: np.ndarray
+    intrinsics: Intrinsics
+
+    def __init__(self, path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.source = open_source(path, limits, self.what)
+        try:
+            self._open()
+        except BaseException:
+            self.source.close()
+            raise
+
+    @abstractmethod
+    def _open(self) -> None:
+        """Find and check the members, set ``info``, ``timestamps`` and the intrinsics."""
+
+    @abstractmethod
+    def _color_frames(self, indices: range) -> Iterator[np.ndarray]:
+        """The (H, W, 3) uint8 BGR colour frames of ``indices``, in order, one at a time."""
+
+    @abstractmethod
+    def _depth(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frame ``index``'s depth (h, w) float32 metres (NaN invalid) and confidence (h, w) uint8 or None."""
+
+    def _intrinsics(self, index: int) -> Intrinsics:
+        return self.intrinsics
+
+    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[RGBDFrame]:
+        indices = frame_range(self.info.num_frames, start, stop, step)
+        colors = self._color_frames(indices)
+        try:
+            for i, color in zip(indices, colors, strict=False):
+                depth, conf = self._depth(i)
+                yield RGBDFrame(i, float(self.timestamps[i]), color, depth, conf, self._intrinsics(i))
+        finally:
+            colors.close()
+
+    def close(self) -> None:
+        self.source.close()

@@ -1,1 +1,0 @@
-"""Pre- and post-processing, geometry, tracking, smoothing, readers and writers: small pure functions."""

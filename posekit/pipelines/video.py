@@ -1,0 +1,452 @@
+"""Poses over a video: decode, detect, estimate in batches, track, smooth, and draw an overlay video.
+
+:func:`process_video` works in two passes over the file, each streaming with bounded memory:
+
+1. Decode (downscaled copies for inference if asked), detect people every ``detect_every`` frames, estimate
+   poses in batches, track people across frames. Between detections a person's box is carried forward from
+   their keypoints in the previous frame. Frames are processed in chunks of ``batch_size x detect_every``:
+   the detection frames of a chunk go to the detector and the model together, then the frames one after
+   each, and so on, so every model call holds up to ``batch_size`` frames while each frame still uses the
+   keypoints of the frame just before it.
+2. Smooth every track over time (NaN-aware: a person's filter restarts after an absence), then, if an
+   overlay is asked for, decode again and write the original frames with the smoothed skeletons and track
+   ids drawn on them as an H.264 MP4.
+
+Everything in the result is in original-frame pixels (upright, see :mod:`posekit.io.video`), with
+the frames' true timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from posekit.coords import scale_intrinsics
+from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter
+from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.poses import Poses
+from posekit.processing.smoothing import smooth_pose_sequence, smoothing_params
+from posekit.processing.tracking import Tracker, boxes_from_keypoints, pick_main_box, select_main_track
+from posekit.sequence import PoseSequence
+from posekit.skeletons import Skeleton
+from posekit.viz.drawing import draw_poses
+
+ProgressFn = Callable[[float, str], None]
+"""``progress(fraction, message)``: fraction in 0..1 of the work done, message for a person."""
+
+Smoothing = Literal["one_euro", "ema", "none"]
+
+STAGES = ("decode", "detect", "pose", "track", "smooth", "draw", "encode")
+"""Stages timed in :attr:`VideoResult.timings` (seconds, summed over the video), plus ``"total"``."""
+
+
+class PoseModel(Protocol):
+    """What :func:`process_video` needs of a pose estimator (``PoseKit``, ``RTMPose3D``...)."""
+
+    skeleton: Skeleton
+
+    def predict_batch(self, images: list[np.ndarray], bboxes: list[np.ndarray | None]) -> list[Poses]: ...
+
+
+class PersonDetector(Protocol):
+    """What :func:`process_video` needs of a person detector (``posekit.estimators.detector.PersonDetector``)."""
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+
+@dataclass
+class VideoResult:
+    """The poses of a video and how they were obtained.
+
+    Attributes:
+        sequence: the tracked, smoothed poses; ``image_size`` is the original (upright) frame size,
+            ``timestamps`` the frames' presentation times in seconds, ``track_ids`` the people's ids.
+        info: the source video's :class:`~posekit.io.video.VideoInfo`.
+        overlay_path: the overlay video written, or None.
+        timings: seconds spent per stage (see :data:`STAGES`) and ``"total"``.
+        warnings: what was skipped or cut (e.g. a damaged end of the file).
+    """
+
+    sequence: PoseSequence
+    info: VideoInfo
+    overlay_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def num_frames(self) -> int:
+        return self.sequence.num_frames
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames processed per second of wall time (all stages)."""
+        total = self.timings.get("total", 0.0)
+        return self.num_frames / total if total > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable summary: the sequence (:meth:`PoseSequence.to_json`), the video, timings."""
+        return {
+            "sequence": self.sequence.to_json(),
+            "video": self.info.to_dict(),
+            "overlay_path": None if self.overlay_path is None else str(self.overlay_path),
+            "timings": dict(self.timings),
+            "warnings": list(self.warnings),
+        }
+
+
+class _Timings(dict):
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[stage] = self.get(stage, 0.0) + time.perf_counter() - start
+
+    def iterate(self, stage: str, items: Any) -> Iterator[Any]:
+        iterator = iter(items)
+        while True:
+            with self(stage):
+                item = next(iterator, _END)
+            if item is _END:
+                return
+            yield item
+
+
+_END = object()
+
+
+def _rescale(poses: Poses, scale: float, size: tuple[int, int]) -> Poses:
+    """Poses found on an inference copy, in the original frame's pixels.
+
+    2D and boxes scale by ``scale``; 3D is unchanged (the same points seen by the same camera at a higher
+    resolution), the intrinsics in ``meta`` scale with the image.
+    """
+    meta = dict(poses.meta)
+    if "intrinsics" in meta and poses.image_size:
+        meta["intrinsics"] = list(scale_intrinsics(meta["intrinsics"], poses.image_size, size))
+    if scale == 1.0:
+        return replace(poses, image_size=size, meta=meta)
+    return replace(poses, keypoints_2d=poses.keypoints_2d * scale, bboxes=poses.bboxes * scale, image_size=size,
+                   meta=meta)  # fmt: skip
+
+
+class _Estimator:
+    """Detection, box carrying and batched pose estimation over chunks of frames (inference pixels)."""
+
+    def __init__(
+        self,
+        model: PoseModel,
+        detector: PersonDetector | None,
+        detect_every: int,
+        single_person: bool,
+        keypoint_threshold: float,
+        bbox_threshold: float,
+        max_people: int | None,
+        timings: _Timings,
+    ) -> None:
+        self.model, self.detector, self.k = model, detector, detect_every
+        self.single_person, self.max_people = single_person, max_people
+        self.keypoint_threshold, self.bbox_threshold = keypoint_threshold, bbox_threshold
+        self.timings = timings
+        self.main_box: np.ndarray | None = None  # single person: the box followed so far
+
+    def _detect(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Boxes per image for the model: the detector's, or None to let the model frame the image itself."""
+        if self.detector is None or not images:
+            return [None] * len(images)
+        with self.timings("detect"):
+            detections = self.detector.detect_batch(images)
+        out: list[np.ndarray | None] = []
+        for boxes, scores in detections:
+            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            scores = np.asarray(scores, np.float32).reshape(-1)
+            keep = np.flatnonzero(scores >= self.bbox_threshold)
+            keep = keep[np.argsort(-scores[keep], kind="stable")][: self.max_people]
+            boxes, scores = boxes[keep], scores[keep]
+            if self.single_person and len(boxes):
+                i = pick_main_box(boxes, scores, self.main_box)
+                boxes = boxes[i : i + 1]
+                self.main_box = boxes[0]
+            out.append(boxes)
+        return out
+
+    def _select(self, poses: Poses) -> Poses:
+        """The people kept from a model's output (it may have found people itself, without boxes)."""
+        if self.single_person and len(poses) > 1:
+            return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores, self.main_box))
+        if self.max_people is not None and len(poses) > self.max_people:
+            return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[: self.max_people])
+        return poses
+
+    def _carried(self, poses: Poses, size: tuple[int, int]) -> np.ndarray:
+        boxes, _ = boxes_from_keypoints(poses.keypoints_2d, poses.scores, self.keypoint_threshold, image_size=size)
+        return boxes
+
+    def run(self, frames: list[Frame]) -> list[Poses]:
+        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels."""
+        n = len(frames)
+        images = [f.inference_image for f in frames]
+        results: list[Poses | None] = [None] * n
+        for offset in range(min(self.k, n)):
+            wave = list(range(offset, n, self.k))
+            boxes: dict[int, np.ndarray | None] = {}
+            lost = []
+            for i in wave:
+                if offset == 0:
+                    lost.append(i)
+                    continue
+                previous = results[i - 1]
+                h, w = images[i].shape[:2]
+                carried = self._carried(previous, (w, h)) if previous is not None else np.zeros((0, 4))
+                if len(carried):
+                    boxes[i] = carried
+                else:
+                    lost.append(i)  # nobody to carry: look for people again
+            boxes.update(zip(lost, self._detect([images[i] for i in lost])))
+            todo = [i for i in wave if boxes[i] is None or len(boxes[i])]
+            if todo:
+                with self.timings("pose"):
+                    predicted = self.model.predict_batch([images[i] for i in todo], [boxes[i] for i in todo])
+                for i, poses in zip(todo, predicted):
+                    results[i] = self._select(poses)
+            for i in wave:
+                if results[i] is None:
+                    h, w = images[i].shape[:2]
+                    results[i] = Poses.empty(self.model.skeleton, image_size=(w, h))
+            if self.single_person:
+                last = results[wave[-1]]
+                if len(last):
+                    self.main_box = last.bboxes[0]
+        return results  # type: ignore[return-value]
+
+
+def _expected_frames(info: VideoInfo, bounds: ReadBounds) -> int | None:
+    frames = info.num_frames
+    if frames is None and info.duration_s and info.fps:
+        frames = math.ceil(info.duration_s * info.fps)
+    if frames is None:
+        return None
+    if bounds.max_duration_s is not None and info.fps:
+        frames = min(frames, math.ceil(bounds.max_duration_s * info.fps))
+    if bounds.target_fps is not None and info.fps and bounds.target_fps < info.fps:
+        frames = math.ceil(frames * bounds.target_fps / info.fps)
+    frames = math.ceil(frames / bounds.stride)
+    return max(1, min(frames, bounds.max_frames or frames))
+
+
+def _build_sequence(
+    frames: list[Poses], times: list[float], skeleton: Skeleton, size: tuple[int, int], fps: float | None,
+    meta: dict[str, Any],
+) -> PoseSequence:  # fmt: skip
+    """Stack per-frame poses (with track ids) into a sequence; frames without people get NaN."""
+    k = skeleton.num_keypoints
+    with_3d = [p for p in frames if p.keypoints_3d is not None and len(p)]
+    if with_3d:
+        frames = [
+            p if p.keypoints_3d is not None else replace(p, keypoints_3d=np.full((len(p), k, 3), np.nan, np.float32))
+            for p in frames
+        ]
+    frames = [p if p.track_ids is not None else replace(p, track_ids=np.zeros(0, np.int64)) for p in frames]
+    intrinsics = None
+    known = [p.meta.get("intrinsics") for p in frames]
+    if any(v is not None for v in known):
+        first = next(v for v in known if v is not None)
+        filled, last = [], first
+        for v in known:  # frames without people keep the camera of the frame before
+            last = v if v is not None else last
+            filled.append(last)
+        intrinsics = np.asarray(filled, dtype=np.float64)
+    model_meta = {key: v for key, v in (with_3d[0].meta if with_3d else {}).items() if key != "intrinsics"}
+    return PoseSequence.from_frames(
+        frames,
+        np.asarray(times, dtype=np.float64),
+        skeleton=skeleton,
+        image_size=size,
+        fps=fps,
+        space_3d=with_3d[0].space_3d if with_3d else None,
+        intrinsics=intrinsics,
+        meta={**model_meta, **meta},
+    )
+
+
+def process_video(
+    path: str | os.PathLike,
+    model: PoseModel,
+    detector: PersonDetector | None = None,
+    *,
+    detect_every: int = 1,
+    batch_size: int = 8,
+    single_person: bool = False,
+    smoothing: Smoothing = "one_euro",
+    smoothing_strength: float | None = None,
+    max_frames: int | None = None,
+    max_duration_s: float | None = None,
+    max_side: int | None = None,
+    stride: int = 1,
+    target_fps: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    overlay_path: str | os.PathLike | None = None,
+    overlay_max_side: int | None = 1920,
+    keypoint_threshold: float = 0.3,
+    bbox_threshold: float = 0.3,
+    max_people: int | None = None,
+    max_age: int | None = None,
+    progress: ProgressFn | None = None,
+) -> VideoResult:
+    """Estimate, track and smooth the poses of the people in a video; optionally write an overlay video.
+
+    Args:
+        path: a video file (MP4, MOV, WebM, AVI, MKV...).
+        model: a pose estimator with ``predict_batch(images, bboxes)`` and ``skeleton`` (PoseKit, RTMPose3D).
+        detector: a person detector with ``detect_batch(images)``; None lets the model frame each detection
+            frame itself (PoseKit: the whole frame letterboxed, one person; RTMPose3D: its own detector).
+        detect_every: look for people every k frames; in between, each person's box is carried forward from
+            their keypoints in the previous frame (a frame where nobody is left is detected again).
+        batch_size: frames per model call.
+        single_person: follow one person: at detection frames the box that continues the person followed so
+            far, else the most prominent (area x score); at the end, the most prominent track over the video.
+        smoothing: ``"one_euro"`` (time-aware, light lag), ``"ema"`` (the PoseKit app's) or ``"none"``.
+        smoothing_strength: 0 (light) .. 1 (heavy); None: the method's default (One-Euro 0.5, EMA alpha 0.55).
+        max_frames, max_duration_s, max_side, stride, target_fps: what to read
+            (see :class:`~posekit.io.video.ReadBounds`); ``max_side`` bounds the frames given to the
+            models, results are still in original pixels.
+        limits: upload bounds, checked from the container before decoding.
+        overlay_path: write the frames with skeletons and track ids here (H.264 MP4), or None.
+        overlay_max_side: bound on the overlay's longest side (None: the original size).
+        keypoint_threshold: keypoints below this score are not drawn, carried or matched.
+        bbox_threshold: detector boxes below this score are dropped.
+        max_people: keep at most this many people per detection frame (highest scores), None: all.
+        max_age: frames a track survives unseen (None: about one second of frames).
+        progress: called as ``progress(fraction, message)`` along the way.
+
+    Returns:
+        A :class:`VideoResult`.
+
+    Raises:
+        VideoError: not a readable video. LimitError: over ``limits``. ValueError: a bad option.
+    """
+    if detect_every < 1:
+        raise ValueError(f"detect_every: expected an integer >= 1, got {detect_every}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size}")
+    smoothing_options = smoothing_params(smoothing, smoothing_strength)
+    if max_people is not None and max_people < 1:
+        raise ValueError(f"max_people: expected an integer >= 1 or None, got {max_people}")
+    report = progress or (lambda fraction, message: None)
+    timings = _Timings()
+    started = time.perf_counter()
+    bounds = ReadBounds(max_frames, max_duration_s, max_side, stride, target_fps)
+    reader = VideoReader(path, bounds, limits, keep_original=False)
+    info = reader.info
+    fps = info.fps / stride if info.fps else None
+    if fps and target_fps:
+        fps = min(fps, target_fps)
+    tracker = Tracker(
+        max_age=max_age if max_age is not None else max(5, round(fps or 30)), keypoint_threshold=keypoint_threshold
+    )
+    estimator = _Estimator(
+        model, detector, detect_every, single_person, keypoint_threshold, bbox_threshold, max_people, timings
+    )
+    expected = _expected_frames(info, bounds)
+    share = 0.85 if overlay_path is not None else 0.95
+    report(0.0, f"reading {Path(path).name}")
+
+    poses: list[Poses] = []
+    times: list[float] = []
+    chunk: list[Frame] = []
+    chunk_size = batch_size * detect_every
+
+    def flush() -> None:
+        results = estimator.run(chunk)
+        with timings("track"):
+            for frame, result in zip(chunk, results):
+                poses.append(tracker.track(_rescale(result, frame.scale, frame.size)))
+                times.append(frame.time)
+        chunk.clear()
+        done = len(poses) / expected if expected else 0.5
+        report(share * min(done, 1.0), f"poses: {len(poses)} frames" + (f" of about {expected}" if expected else ""))
+
+    for frame in timings.iterate("decode", reader):
+        chunk.append(frame)
+        if len(chunk) == chunk_size:
+            flush()
+    if chunk:
+        flush()
+
+    meta = {
+        "source": {
+            "kind": "video",
+            "file": Path(path).name,
+            **{k: v for k, v in info.to_dict().items() if k != "path"},
+        },
+        "model": type(model).__name__,
+        "detector": None if detector is None else type(detector).__name__,
+        "detect_every": detect_every,
+        "single_person": single_person,
+        "keypoint_threshold": keypoint_threshold,
+    }
+    sequence = _build_sequence(poses, times, model.skeleton, (info.width, info.height), fps, meta)
+    if single_person and sequence.num_people > 1:
+        sequence = sequence.people([select_main_track(sequence, keypoint_threshold)])
+    report(share, "smoothing")
+    with timings("smooth"):
+        sequence = smooth_pose_sequence(sequence, smoothing, **smoothing_options)
+
+    written = None
+    if overlay_path is not None:
+        report(share, "drawing the overlay video")
+        written = _write_overlay(
+            path, Path(overlay_path), sequence, replace(bounds, max_side=overlay_max_side), limits, info,
+            keypoint_threshold, timings, lambda f: report(share + (1 - share) * f, "drawing the overlay video"),
+        )  # fmt: skip
+    timings["total"] = time.perf_counter() - started
+    people = f"{sequence.num_people} {'person' if sequence.num_people == 1 else 'people'}"
+    report(1.0, f"done: {sequence.num_frames} frames, {people}")
+    return VideoResult(sequence=sequence, info=info, overlay_path=written, timings=dict(timings),
+                       warnings=list(reader.warnings))  # fmt: skip
+
+
+def _write_overlay(
+    path: str | os.PathLike,
+    out: Path,
+    sequence: PoseSequence,
+    bounds: ReadBounds,
+    limits: Limits,
+    info: VideoInfo,
+    keypoint_threshold: float,
+    timings: _Timings,
+    progress: Callable[[float], None],
+) -> Path:
+    """Decode the same frames again, at the overlay's size (``bounds.max_side``), and write them with
+    ``sequence`` drawn on them."""
+    reader = VideoReader(path, bounds, limits, keep_original=False)
+    fps = info.fps or sequence.estimated_fps() or 30.0
+    total = max(sequence.num_frames, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VideoWarning)  # the first pass reported them already
+        with VideoWriter(out, fps=fps) as writer:
+            for t, frame in enumerate(timings.iterate("decode", reader)):
+                if t >= sequence.num_frames:
+                    break
+                with timings("draw"):
+                    poses = sequence.frame(t)
+                    if frame.scale != 1.0:
+                        poses = replace(poses, keypoints_2d=poses.keypoints_2d / frame.scale,
+                                        bboxes=poses.bboxes / frame.scale)  # fmt: skip
+                    image = draw_poses(frame.inference_image, poses, keypoint_threshold)
+                with timings("encode"):
+                    writer.write(image, time=frame.time)
+                if t % 16 == 0:
+                    progress(t / total)
+            with timings("encode"):
+                return writer.close()
