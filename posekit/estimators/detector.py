@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from posekit.estimators.base import DeviceLike, PrecisionLike, resolve_device, resolve_precision
 from posekit.estimators.rtmdet_post import (
     DetectorPostprocess,
     normalize_images,
@@ -37,32 +38,6 @@ DETECTOR_FILE = "rtmdet_m_8xb32-100e_coco-obj365-person-235e8209.pth"
 PERSON_LABEL = 0
 PERSON_POSTPROCESS = DetectorPostprocess()
 """mmpose's person-detector test settings: score > 0.05, 1000 candidates per level, NMS IoU 0.6, 100 boxes."""
-
-DTypeLike = torch.dtype | str | None
-_DTYPES = {
-    "fp32": torch.float32, "float32": torch.float32, "float": torch.float32,
-    "fp16": torch.float16, "float16": torch.float16, "half": torch.float16,
-    "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-}  # fmt: skip
-
-
-def default_device() -> torch.device:
-    """``cuda`` when available, else ``cpu``."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resolve_dtype(dtype: DTypeLike, device: torch.device) -> torch.dtype:
-    """The compute dtype: given (a torch dtype or ``"fp32"``, ``"fp16"``, ``"bf16"``...), else float16 on CUDA
-    and float32 elsewhere. Reduced precisions run under ``torch.autocast``."""
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, str):
-        if dtype.lower() not in _DTYPES:
-            raise ValueError(f"dtype: expected one of {sorted(_DTYPES)} or a torch dtype, got {dtype!r}")
-        return _DTYPES[dtype.lower()]
-    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"dtype: expected torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
-    return dtype
 
 
 def resolve_checkpoint(
@@ -116,8 +91,8 @@ class NetworkRunner:
 
     Args:
         module: the network (eval mode is set).
-        device: where it runs.
-        dtype: compute dtype (see :func:`resolve_dtype`).
+        device: where it runs (see :func:`posekit.estimators.base.resolve_device`).
+        precision: compute precision (see :func:`posekit.estimators.base.resolve_precision`).
         fuse: fold BatchNorm into the convolutions.
         channels_last: channels-last weights and inputs.
         compile: wrap the copy in ``torch.compile`` (needs a C++ compiler on CPU; first call is slow).
@@ -126,14 +101,14 @@ class NetworkRunner:
     def __init__(
         self,
         module: nn.Module,
-        device: torch.device | str,
-        dtype: DTypeLike = None,
+        device: DeviceLike = "auto",
+        precision: PrecisionLike = "auto",
         fuse: bool = True,
         channels_last: bool = True,
         compile: bool = False,
     ) -> None:
-        self.device = torch.device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
         self.module = module.to(self.device).eval()
         self.fuse = fuse
         self.channels_last = channels_last
@@ -144,13 +119,13 @@ class NetworkRunner:
         """Rebuild the inference copy at the next call (after changing the module's weights)."""
         self._network = None
 
-    def to(self, device: torch.device | str | None = None, dtype: DTypeLike = None) -> NetworkRunner:
-        """Move to ``device`` and/or switch the compute dtype (default for the device if only moving)."""
+    def to(self, device: DeviceLike = None, precision: PrecisionLike = None) -> NetworkRunner:
+        """Move to ``device`` and/or switch the precision (the device's default if only moving)."""
         if device is not None:
-            self.device = torch.device(device)
+            self.device = resolve_device(device)
             self.module.to(self.device)
-        if dtype is not None or device is not None:
-            self.dtype = resolve_dtype(dtype, self.device)
+        if precision is not None or device is not None:
+            self.dtype = resolve_precision(precision, self.device)
         self.refresh()
         return self
 
@@ -193,8 +168,8 @@ class PersonDetector:
     Args:
         model: an :class:`posekit.models.rtmdet.RTMDet` with weights loaded (default: random weights; use
             :meth:`from_pretrained` for the trained ones).
-        device: default CUDA if available, else CPU.
-        dtype: compute dtype (float16 on CUDA, float32 on CPU by default; ``"bf16"`` for bfloat16).
+        device, precision: see :mod:`posekit.estimators.base` (default: CUDA in float16 when present, else CPU
+            in float32; ``"bf16"`` for bfloat16).
         postprocess: thresholds (mmpose's person config: score 0.05, NMS IoU 0.6, 100 boxes).
         batch_size: images per forward pass in :meth:`detect_batch`.
         fuse, channels_last, compile: see :class:`NetworkRunner`.
@@ -206,8 +181,8 @@ class PersonDetector:
     def __init__(
         self,
         model: RTMDet | None = None,
-        device: torch.device | str | None = None,
-        dtype: DTypeLike = None,
+        device: DeviceLike = "auto",
+        precision: PrecisionLike = "auto",
         postprocess: DetectorPostprocess = PERSON_POSTPROCESS,
         batch_size: int = 8,
         fuse: bool = True,
@@ -216,8 +191,8 @@ class PersonDetector:
     ) -> None:
         self.runner = NetworkRunner(
             model if model is not None else rtmdet_m(),
-            device if device is not None else default_device(),
-            dtype,
+            device,
+            precision,
             fuse=fuse,
             channels_last=channels_last,
             compile=compile,
@@ -229,8 +204,8 @@ class PersonDetector:
     def from_pretrained(
         cls,
         checkpoint: str | os.PathLike | None = None,
-        device: torch.device | str | None = None,
-        dtype: DTypeLike = None,
+        device: DeviceLike = "auto",
+        precision: PrecisionLike = "auto",
         cache_dir: str | os.PathLike | None = None,
         repo_id: str = DEFAULT_REPO,
         **kwargs: Any,
@@ -241,7 +216,7 @@ class PersonDetector:
             checkpoint: None (``rtmdet_m_8xb32-100e_coco-obj365-person-235e8209.pth`` from
                 ``$POSEKIT_WEIGHTS_DIR`` or the Hub repo), a file (upstream ``.pth`` or ``.safetensors``), a
                 folder holding that file, a URL or another Hub repo id (see :func:`resolve_checkpoint`).
-            device, dtype, kwargs: see the class.
+            device, precision, kwargs: see the class.
             cache_dir: Hugging Face cache folder.
             repo_id: the Hub repo for ``checkpoint=None``.
 
@@ -249,10 +224,11 @@ class PersonDetector:
             posekit.io.hub.WeightsNotFoundError: no such file anywhere (the message lists where it looked).
             posekit.io.checkpoints.CheckpointError: the file is truncated, corrupt or not RTMDet-M's.
         """
+        resolve_device(device)  # an unavailable device fails before any file is read
         path = resolve_checkpoint(checkpoint, DETECTOR_FILE, repo_id, cache_dir)
         model = rtmdet_m()
         load_into(model, load_state_dict(path), path)
-        return cls(model, device=device, dtype=dtype, **kwargs)
+        return cls(model, device=device, precision=precision, **kwargs)
 
     @property
     def model(self) -> RTMDet:
@@ -266,9 +242,9 @@ class PersonDetector:
     def dtype(self) -> torch.dtype:
         return self.runner.dtype
 
-    def to(self, device: torch.device | str | None = None, dtype: DTypeLike = None) -> PersonDetector:
-        """Move to ``device`` and/or switch dtype; returns self."""
-        self.runner.to(device, dtype)
+    def to(self, device: DeviceLike = None, precision: PrecisionLike = None) -> PersonDetector:
+        """Move to ``device`` and/or switch precision; returns self."""
+        self.runner.to(device, precision)
         return self
 
     def __call__(self, image: ImageLike) -> tuple[np.ndarray, np.ndarray]:

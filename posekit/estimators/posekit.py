@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
+from posekit.estimators.base import DeviceLike, PrecisionLike, resolve_device, resolve_precision
 from posekit.estimators.posekit_decode import HM_THRESHOLD, add_pelvis_neck, decode
 from posekit.estimators.posekit_framing import (
-    check_boxes,
     clamp_to_image,
     crop_transforms,
     invert_points,
@@ -34,12 +32,14 @@ from posekit.estimators.posekit_framing import (
     to_network_input,
     warp_images,
 )
+from posekit.io.atomic import atomic_path
 from posekit.io.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
 from posekit.io.coreml import mlmodelc_state_dict
 from posekit.io.hub import WEIGHTS_DIR_ENV, WeightsNotFoundError, find_local, url_file, weights_dir
 from posekit.io.images import ImageLike, to_bgr
 from posekit.models.posekit_net import INPUT_SIZE, PoseKitNet, fuse_batchnorm
 from posekit.poses import Poses
+from posekit.processing.people import check_boxes
 from posekit.skeletons import POSEKIT_COCO17_2
 
 UPSTREAM_REPO = "surinrasu/PoseKit"
@@ -57,8 +57,6 @@ LOCAL_NAMES = ("pkmodel.mlmodelc", SAFETENSORS_NAME, "last.pth")
 """Looked for, in order, in ``$POSEKIT_WEIGHTS_DIR`` (then upstream's per-epoch ``e<N>_valacc<acc>.pth``,
 the best accuracy first)."""
 _EPOCH_CHECKPOINT = re.compile(r"^e(\d+)_valacc([0-9.]+)\.pth$")
-
-Optimize = Literal["none", "fused", "compile"]
 
 
 def _epoch_checkpoints(folder: Path) -> list[Path]:
@@ -136,11 +134,13 @@ class PoseKit:
 
     Args:
         net: the network (unfused or fused), on any device; it is kept as given for :meth:`save_pretrained`.
-        device: where inference runs; tensors stay there until the decoded joints (B x 17 x 3 values).
-        fp16: half precision (CUDA only).
-        optimize: ``"fused"`` (default: BatchNorm folded into the convolutions, channels-last memory, same
-            outputs up to float rounding), ``"compile"`` (that, plus ``torch.compile``: a one-off compilation
-            of about a minute, then faster), or ``"none"`` (the network as given).
+        device: ``"auto"`` (CUDA when present; the default), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (see
+            :mod:`posekit.estimators.base`); tensors stay there until the decoded joints (B x 17 x 3 values).
+        precision: ``"auto"`` (float32: the mobile model is cheap, and its low scores sit near the decoder's
+            0.1 cut-off), ``"fp32"`` or ``"fp16"`` (CUDA only).
+        fuse: fold BatchNorm into the convolutions with channels-last memory (the default; same outputs up to
+            float rounding), or run the network as given.
+        compile: also ``torch.compile`` it: a one-off compilation of about a minute, then faster.
         batch_size: crops per forward pass in :meth:`predict_batch` (on 2 CPU cores, batches of 4 to 8 ran
             fastest per crop: larger ones spill the caches).
     """
@@ -151,66 +151,61 @@ class PoseKit:
     def __init__(
         self,
         net: PoseKitNet,
-        device: str | torch.device = "cpu",
-        fp16: bool = False,
-        optimize: Optimize = "fused",
+        device: DeviceLike = "auto",
+        precision: PrecisionLike = "auto",
+        fuse: bool = True,
+        compile: bool = False,
         batch_size: int = 8,
     ):
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r}: CUDA is not available here; use device='cpu'")
-        if fp16 and self.device.type != "cuda":
-            raise ValueError(f"fp16 runs on CUDA only, got device {str(self.device)!r}")
-        if optimize not in ("none", "fused", "compile"):
-            raise ValueError(f"optimize: expected 'none', 'fused' or 'compile', got {optimize!r}")
+        self.device = resolve_device(device)
+        auto = precision is None or precision == "auto"
+        self.dtype = torch.float32 if auto else resolve_precision(precision, self.device, ("fp32", "fp16"))
         if batch_size < 1:
             raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
         self.net = net.eval()
-        self.dtype = torch.float16 if fp16 else torch.float32
-        self.optimize = optimize
+        self.fuse = fuse
+        self.compile = compile
         self.batch_size = batch_size
         self.runner = self._build_runner()
 
     def _build_runner(self) -> torch.nn.Module:
-        if self.optimize == "none":
-            return self.net.to(self.device, self.dtype)
-        runner = fuse_batchnorm(self.net.float().cpu()).to(self.device, self.dtype)
-        runner = runner.to(memory_format=torch.channels_last)
-        return torch.compile(runner) if self.optimize == "compile" else runner
+        if not self.fuse:
+            runner = self.net.to(self.device, self.dtype)
+        else:
+            runner = fuse_batchnorm(self.net.float().cpu()).to(self.device, self.dtype)
+            runner = runner.to(memory_format=torch.channels_last)
+        return torch.compile(runner) if self.compile else runner
 
     @classmethod
     def from_pretrained(
         cls,
         source: str | os.PathLike | None = None,
-        device: str | torch.device = "cpu",
-        fp16: bool = False,
-        optimize: Optimize = "fused",
+        device: DeviceLike = "auto",
+        precision: PrecisionLike = "auto",
+        fuse: bool = True,
+        compile: bool = False,
         batch_size: int = 8,
     ) -> PoseKit:
-        """Load weights (see :func:`load_network`; None: :func:`default_weights`) and build the detector."""
+        """Load weights (see :func:`load_network`; None: :func:`default_weights`) and build the detector;
+        the other arguments as for the class."""
+        resolve_device(device)  # an unavailable device fails before any file is read or fetched
         path = Path(source) if source is not None else default_weights()
-        return cls(load_network(path), device=device, fp16=fp16, optimize=optimize, batch_size=batch_size)
+        return cls(load_network(path), device, precision, fuse=fuse, compile=compile, batch_size=batch_size)
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write the network's state dict as ``folder/posekit.safetensors`` (atomically); returns its path."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / SAFETENSORS_NAME
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".safetensors")
-        os.close(fd)
-        try:
+        with atomic_path(target, suffix=".safetensors") as tmp:
             save_safetensors(self.net.state_dict(), tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return target
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run the (optimised) network: (B, 3, 192, 192) RGB 0..255 -> heatmaps, centers, regs, offsets."""
         x = x.to(self.device, self.dtype)
-        x = x.contiguous() if self.optimize == "none" else x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last) if self.fuse else x.contiguous()
         return self.runner(x)
 
     def __call__(self, image: ImageLike, bboxes: np.ndarray | Sequence | None = None) -> Poses:
@@ -242,7 +237,7 @@ class PoseKit:
         if len(bboxes) != len(images):
             raise ValueError(f"bboxes: expected one entry per image ({len(images)}), got {len(bboxes)}")
         frames = [to_bgr(image) for image in images]
-        boxes = [None if b is None else check_boxes(b, f"bboxes[{i}]") for i, b in enumerate(bboxes)]
+        boxes = [None if b is None else check_boxes(b, f"bboxes[{i}]", np.float64) for i, b in enumerate(bboxes)]
         transforms = [
             letterbox_transform(f.shape[1], f.shape[0])[None] if b is None else crop_transforms(b)
             for f, b in zip(frames, boxes, strict=True)

@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import torch
 
+from posekit.processing.people import check_boxes
+
 INPUT_SIZE = 192
 
 
@@ -32,31 +34,6 @@ def letterbox_transform(width: int, height: int, size: int = INPUT_SIZE) -> np.n
     return np.array([[s, 0.0, (size - width * s) / 2], [0.0, s, (size - height * s) / 2]], dtype=np.float64)
 
 
-def check_boxes(boxes: np.ndarray | list, what: str = "bboxes") -> np.ndarray:
-    """Validate person boxes: (M, 4) (or (4,), or empty) finite ``[x1, y1, x2, y2]`` pixels with ``x2 >= x1``,
-    ``y2 >= y1`` and a positive ``w + h``. Returns (M, 4) float64."""
-    try:
-        arr = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{what}: expected an (M, 4) array of [x1, y1, x2, y2] pixels, got {type(boxes).__name__}"
-        ) from exc
-    if arr.size == 0:
-        return arr.reshape(0, 4)
-    if arr.ndim == 1 and arr.shape[0] == 4:
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{what}: expected shape (M, 4) of [x1, y1, x2, y2] pixels, got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what}: expected finite coordinates, got NaN or infinity")
-    w, h = arr[:, 2] - arr[:, 0], arr[:, 3] - arr[:, 1]
-    bad = (w < 0) | (h < 0) | (w + h <= 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{what}: expected x2 >= x1, y2 >= y1 and a non-empty box, got {arr[i].tolist()} at row {i}")
-    return arr
-
-
 def crop_transforms(boxes: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """(M, 2, 3) float64 matrices warping the training-crop square of each box to ``size`` x ``size``.
 
@@ -64,7 +41,7 @@ def crop_transforms(boxes: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     ``u = s * (x - cx) + size / 2`` (same in y). Example: box ``[10, 20, 110, 70]`` (w 100, h 50) gives
     ``S = 150``, ``s = 1.28``, ``[[1.28, 0, 19.2], [0, 1.28, 38.4]]``.
     """
-    boxes = check_boxes(boxes)
+    boxes = check_boxes(boxes, dtype=np.float64)
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     cy = (boxes[:, 1] + boxes[:, 3]) / 2
     s = size / ((boxes[:, 2] - boxes[:, 0]) + (boxes[:, 3] - boxes[:, 1]))

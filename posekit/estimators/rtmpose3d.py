@@ -33,13 +33,12 @@ import numpy as np
 import torch
 
 from posekit.coords import backproject
+from posekit.estimators.base import DeviceLike, PrecisionLike, resolve_device
 from posekit.estimators.detector import (
     DEFAULT_REPO,
     DETECTOR_FILE,
-    DTypeLike,
     NetworkRunner,
     PersonDetector,
-    default_device,
     resolve_checkpoint,
 )
 from posekit.estimators.simcc import ROOT_Z, decode_simcc3d
@@ -50,10 +49,12 @@ from posekit.estimators.topdown import (
     warp_affine,
     warp_matrices,
 )
+from posekit.io.atomic import atomic_path, atomic_write
 from posekit.io.checkpoints import load_into, load_state_dict, save_safetensors
 from posekit.io.images import ImageLike, to_bgr
 from posekit.models.rtmw3d import RTMW3D, rtmw3d_l, rtmw3d_x
 from posekit.poses import Poses
+from posekit.processing.people import check_boxes, pick_main_box, select_people
 from posekit.skeletons import COCO_WHOLEBODY
 
 POSE_FILES = {
@@ -76,25 +77,6 @@ def _model_size(size: str) -> str:
     if key not in POSE_FILES:
         raise ValueError(f"model_size: expected 'l' or 'x', got {size!r}")
     return key
-
-
-def _check_bboxes(bboxes: Any, index: int) -> np.ndarray:
-    boxes = np.asarray(bboxes, dtype=np.float32)
-    if boxes.size == 0:
-        return np.zeros((0, 4), np.float32)
-    if boxes.ndim == 1 and boxes.shape[0] == 4:
-        boxes = boxes[None]
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"bboxes[{index}]: expected an (M, 4) array of [x1, y1, x2, y2], got shape {boxes.shape}")
-    if not np.isfinite(boxes).all():
-        raise ValueError(f"bboxes[{index}]: expected finite coordinates, got NaN or infinity")
-    bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
-    if bad.size:
-        raise ValueError(
-            f"bboxes[{index}]: expected x2 > x1 and y2 > y1 ([x1, y1, x2, y2] pixels), box {int(bad[0])} is "
-            f"{boxes[bad[0]].tolist()}"
-        )
-    return boxes
 
 
 def _intrinsics(camera: Sequence[float] | None, width: int, height: int) -> tuple[list[float], str]:
@@ -142,10 +124,12 @@ class RTMPose3DInference:
         detector_checkpoint: the RTMDet-M checkpoint: None (the Hub repo / ``$POSEKIT_WEIGHTS_DIR``), a
             file, a folder, a URL or a repo id (see :func:`posekit.estimators.detector.resolve_checkpoint`).
         pose_checkpoint: the RTMW3D checkpoint, likewise.
-        device: default CUDA if available, else CPU.
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (see
+            :mod:`posekit.estimators.base`; CUDA where there is none raises ``DeviceUnavailableError``).
         cache_dir: Hugging Face cache folder for downloads.
-        dtype: compute precision: float16 (autocast) on CUDA and float32 on CPU by default; ``"bf16"`` opts
-            into bfloat16 autocast (about twice as fast on CPUs with AVX-512 BF16 / AMX; how far its keypoints
+        precision: ``"auto"``, ``"fp32"``, ``"fp16"``, ``"bf16"`` or a torch dtype: float16 (autocast) on CUDA
+            and float32 on CPU by default; ``"bf16"`` opts into bfloat16 autocast (about twice as fast on CPUs with
+            AVX-512 BF16 / AMX; how far its keypoints
             stray from float32 on the trained weights is not yet measured: ``benchmarks/bench_rtmw3d.py``).
         repo_id: the Hub repo the default files come from.
         pose_batch_size: person crops per forward pass.
@@ -169,9 +153,9 @@ class RTMPose3DInference:
         model_size: str = "l",
         detector_checkpoint: str | os.PathLike | None = None,
         pose_checkpoint: str | os.PathLike | None = None,
-        device: torch.device | str | None = None,
+        device: DeviceLike = "auto",
         cache_dir: str | os.PathLike | None = None,
-        dtype: DTypeLike = None,
+        precision: PrecisionLike = "auto",
         *,
         repo_id: str = DEFAULT_REPO,
         pose_batch_size: int = 32,
@@ -183,15 +167,17 @@ class RTMPose3DInference:
         self.repo_id = repo_id
         self.cache_dir = cache_dir
         self.pose_batch_size = max(1, int(pose_batch_size))
-        device = torch.device(device) if device is not None else default_device()
+        device = resolve_device(device)  # before any file is read: a missing GPU is the first thing to fix
         # Find both files before loading either, so that a missing one fails fast.
         detector_path = resolve_checkpoint(detector_checkpoint, DETECTOR_FILE, repo_id, cache_dir)
         pose_path = resolve_checkpoint(pose_checkpoint, POSE_FILES[self.model_size], repo_id, cache_dir)
         pose = _FACTORIES[self.model_size]()
         load_into(pose, load_state_dict(pose_path), pose_path)
         options = {"fuse": fuse, "channels_last": channels_last, "compile": compile}
-        self.person_detector = PersonDetector.from_pretrained(detector_path, device=device, dtype=dtype, **options)
-        self.pose_runner = NetworkRunner(pose, device, dtype, **options)
+        self.person_detector = PersonDetector.from_pretrained(
+            detector_path, device=device, precision=precision, **options
+        )
+        self.pose_runner = NetworkRunner(pose, device, precision, **options)
         self.checkpoints = {"detector": detector_path, "pose": pose_path}
 
     # ----------------------------------------------------------------------------------- loading, saving
@@ -199,10 +185,10 @@ class RTMPose3DInference:
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: str | os.PathLike = DEFAULT_REPO,
-        device: torch.device | str | None = None,
+        device: DeviceLike = "auto",
         model_size: str | None = None,
         cache_dir: str | os.PathLike | None = None,
-        dtype: DTypeLike = None,
+        precision: PrecisionLike = "auto",
         **kwargs: Any,
     ) -> RTMPose3DInference:
         """Load RTMPose3D (Transformers-style).
@@ -212,12 +198,12 @@ class RTMPose3DInference:
                 file names are looked up in ``$POSEKIT_WEIGHTS_DIR`` first), ``"rtmpose3d-l"`` /
                 ``"rtmpose3d-x"``, a folder written by :meth:`save_pretrained`, a folder of upstream
                 checkpoint files, or one RTMW3D checkpoint file (the detector then comes from the Hub).
-            device, dtype, cache_dir, kwargs: see the class.
+            device, precision, cache_dir, kwargs: see the class.
             model_size: ``"l"`` or ``"x"``; default: the saved config's, the alias', else ``"l"``.
         """
         source = os.fspath(pretrained_model_name_or_path)
         path = Path(source).expanduser()
-        common = {"device": device, "cache_dir": cache_dir, "dtype": dtype, **kwargs}
+        common = {"device": device, "cache_dir": cache_dir, "precision": precision, **kwargs}
         if source.lower() in _ALIASES:
             return cls(model_size=model_size or _ALIASES[source.lower()], **common)
         if path.is_dir() and (path / CONFIG_NAME).is_file():
@@ -246,9 +232,8 @@ class RTMPose3DInference:
             "pose_weights": f"rtmw3d-{self.model_size}.safetensors",
         }
         for key, module in (("detector_weights", self.detector), ("pose_weights", self.pose_model)):
-            tmp = folder / f".{files[key]}.part"
-            save_safetensors(module.state_dict(), tmp)
-            os.replace(tmp, folder / files[key])
+            with atomic_path(folder / files[key]) as tmp:
+                save_safetensors(module.state_dict(), tmp)
         config = {
             "model_type": "rtmpose3d",
             "format_version": FORMAT_VERSION,
@@ -257,9 +242,8 @@ class RTMPose3DInference:
             **files,
             "upstream_files": {"detector": DETECTOR_FILE, "pose": POSE_FILES[self.model_size]},
         }
-        tmp = folder / f".{CONFIG_NAME}.part"
-        tmp.write_text(json.dumps(config, indent=2))
-        os.replace(tmp, folder / CONFIG_NAME)
+        with atomic_write(folder / CONFIG_NAME) as f:
+            f.write(json.dumps(config, indent=2))
         return folder
 
     def clear_cache(self) -> list[Path]:
@@ -283,10 +267,10 @@ class RTMPose3DInference:
     def dtype(self) -> torch.dtype:
         return self.pose_runner.dtype
 
-    def to(self, device: torch.device | str | None = None, dtype: DTypeLike = None) -> RTMPose3DInference:
-        """Move both networks to ``device`` and/or switch the compute dtype; returns self."""
-        self.person_detector.to(device, dtype)
-        self.pose_runner.to(device, dtype)
+    def to(self, device: DeviceLike = None, precision: PrecisionLike = None) -> RTMPose3DInference:
+        """Move both networks to ``device`` and/or switch the precision; returns self."""
+        self.person_detector.to(device, precision)
+        self.pose_runner.to(device, precision)
         return self
 
     def refresh(self) -> None:
@@ -372,18 +356,16 @@ class RTMPose3DInference:
         scores: list[np.ndarray] = [np.zeros(0, np.float32)] * len(bgr)
         for i, given in enumerate(bboxes):
             if given is not None:
-                boxes[i] = _check_bboxes(given, i)
+                boxes[i] = check_boxes(given, f"bboxes[{i}]")
                 scores[i] = np.ones(len(boxes[i]), np.float32)
         todo = [i for i, given in enumerate(bboxes) if given is None]
         detections = self.person_detector.detect_batch([bgr[i] for i in todo]) if todo else []
         for i, (found, found_scores) in zip(todo, detections, strict=True):
-            keep = found_scores > bbox_thr
-            boxes[i], scores[i] = found[keep], found_scores[keep]
+            boxes[i], scores[i] = select_people(found, found_scores, bbox_thr)
         if single_person:
             for i in range(len(bgr)):
                 if len(boxes[i]) > 1:
-                    area = (boxes[i][:, 2] - boxes[i][:, 0]) * (boxes[i][:, 3] - boxes[i][:, 1])
-                    best = int(np.argmax(area * scores[i]))
+                    best = pick_main_box(boxes[i], scores[i])
                     boxes[i], scores[i] = boxes[i][best : best + 1], scores[i][best : best + 1]
         keypoints_2d, z_rel, kpt_scores = self._estimate(bgr, boxes)
         out = []

@@ -13,12 +13,12 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from posekit.io.atomic import atomic_write
 from posekit.poses import Poses
 from posekit.sequence import PoseSequence
 
@@ -70,21 +70,6 @@ def read_result(path: str | os.PathLike) -> Poses | PoseSequence:
         raise ValueError(f"{path}: schema version {data['version']} is newer than this posekit ({SCHEMA_VERSION})")
     cls = Poses if data["kind"] == "image" else PoseSequence
     return cls.from_json(data["result"])
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it to ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_json(document: Mapping[str, Any], path: str | os.PathLike) -> Path:

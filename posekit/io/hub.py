@@ -19,6 +19,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from posekit.io.atomic import publish
+
 WEIGHTS_DIR_ENV = "POSEKIT_WEIGHTS_DIR"
 CACHE_ENV = "POSEKIT_CACHE"
 
@@ -103,7 +105,7 @@ def url_file(url: str, relative_path: str, sha256: str | None = None) -> Path:
             digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
             if digest != sha256:
                 raise WeightsNotFoundError(f"{url}: expected sha256 {sha256}, downloaded {digest}")
-        os.replace(tmp, target)
+        publish(tmp, target)
     except WeightsNotFoundError:
         raise
     except Exception as exc:

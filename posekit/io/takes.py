@@ -22,9 +22,7 @@ import datetime as dt
 import json
 import math
 import os
-import shutil
 import struct
-import tempfile
 import uuid as uuidlib
 import zlib
 from collections.abc import Callable
@@ -35,7 +33,7 @@ import numpy as np
 
 from posekit.io import swift_json
 from posekit.io.archive import SafeZip
-from posekit.io.export import atomic_write
+from posekit.io.atomic import atomic_dir, atomic_write
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 from posekit.processing.canonical import canonicalize
 from posekit.sequence import PoseSequence
@@ -641,16 +639,9 @@ def _write_bytes(path: Path, data: bytes) -> None:
 def _write_folder(path: Path, files: dict[str, bytes]) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise TakeError(f"cannot save a take folder at {str(path)!r}: it exists and is not an empty folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        if path.exists():
-            path.rmdir()
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def save_take(

@@ -34,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posekit.io.atomic import publish
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
@@ -630,7 +631,7 @@ class VideoWriter:
             self.abort()
             raise
         self._container = None
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
         return Path(self.path)
 
     def abort(self) -> None:

@@ -5,9 +5,8 @@ match (a short occlusion, a missed detection), during which its box moves on at 
 matched to no track gets a new id. Matching is greedy on a similarity that averages the box IoU and the
 keypoint similarity (OKS) against each track's predicted position, best pairs first.
 
-Also here: the main person of a video for single-person mode (:func:`select_main_track`,
-:func:`pick_main_box`) and boxes carried forward from keypoints between detections
-(:func:`boxes_from_keypoints`).
+Also here: the main track of a whole sequence (:func:`select_main_track`) and boxes carried forward from
+keypoints between detections (:func:`boxes_from_keypoints`).
 
 Coordinates are pixels of one image size throughout; boxes are ``[x1, y1, x2, y2]``.
 """
@@ -94,26 +93,10 @@ def boxes_from_keypoints(
     if image_size is not None:
         w, h = image_size
         boxes = np.clip(boxes, 0, [w, h, w, h])
+        # A person walking out of the frame leaves a box clipped to nothing: nobody left to carry.
+        inside = ((boxes[:, 2] - boxes[:, 0]) >= 1.0) & ((boxes[:, 3] - boxes[:, 1]) >= 1.0)
+        boxes, kept = boxes[inside], kept[inside]
     return boxes.astype(np.float32), kept
-
-
-def pick_main_box(
-    boxes: np.ndarray, scores: np.ndarray, previous: np.ndarray | None = None, min_iou: float = 0.3
-) -> int:
-    """Index of the person to follow in single-person mode, or -1 when there are no boxes.
-
-    The box that overlaps ``previous`` (the person followed so far) by at least ``min_iou``, best overlap
-    first; otherwise the most prominent box: the largest area x score (the RTMPose3D seed's rule).
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if not len(boxes):
-        return -1
-    if previous is not None:
-        iou = box_iou(np.asarray(previous).reshape(1, 4), boxes)[0]
-        if iou.max() >= min_iou:
-            return int(iou.argmax())
-    area = np.clip(boxes[:, 2:] - boxes[:, :2], 0, None).prod(axis=-1)
-    return int((area * np.asarray(scores, dtype=np.float64).reshape(-1)).argmax())
 
 
 def select_main_track(sequence: PoseSequence, keypoint_threshold: float = 0.3) -> int:

@@ -57,7 +57,7 @@ def weights(net: PoseKitNet, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "cfg": {"lr": 0.1},
     }
     torch.save(checkpoint, paths["last.pth"])
-    PoseKit(copy.deepcopy(net), optimize="none").save_pretrained(root / "saved")
+    PoseKit(copy.deepcopy(net), fuse=False).save_pretrained(root / "saved")
     paths["safetensors"] = root / "saved" / "posekit.safetensors"
     paths["mlmodelc"] = write_mlmodelc(net, root / "pkmodel.mlmodelc")
     return paths
@@ -90,7 +90,7 @@ CHECKPOINTS = [
 
 @pytest.mark.parametrize("fmt", CHECKPOINTS)
 def test_checkpoints_load_exactly(net: PoseKitNet, weights: dict[str, Path], fmt: str) -> None:
-    loaded = PoseKit.from_pretrained(weights[fmt], optimize="none")
+    loaded = PoseKit.from_pretrained(weights[fmt], fuse=False)
     assert not loaded.net.fused
     want = net.state_dict()
     got = loaded.net.state_dict()
@@ -280,10 +280,10 @@ def test_bad_boxes_and_options_are_clear_errors(model: PoseKit, net: PoseKitNet,
         model(image, bboxes=np.zeros((2, 5)))
     with pytest.raises(ValueError, match="bboxes: expected one entry per image"):
         model.predict_batch([image, image], [None])
-    with pytest.raises(ValueError, match="fp16 runs on CUDA only"):
-        PoseKit(net, fp16=True)
-    with pytest.raises(ValueError, match="optimize: expected"):
-        PoseKit(net, optimize="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        PoseKit(net, "cpu", precision="fp16")
+    with pytest.raises(ValueError, match="runs in fp32, fp16, not bf16"):
+        PoseKit(net, "cpu", precision="bf16")
 
 
 def test_real_images_with_their_boxes(model: PoseKit, data_dir: Path, coco_boxes: dict[str, list[list[float]]]) -> None:

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from posekit.estimators.posekit_framing import (
-    check_boxes,
     clamp_to_image,
     crop_transforms,
     invert_points,
@@ -15,6 +14,7 @@ from posekit.estimators.posekit_framing import (
     to_network_input,
     warp_images,
 )
+from posekit.processing.people import check_boxes
 
 
 def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -48,12 +48,13 @@ def test_crop_is_the_square_of_side_w_plus_h_centred_on_the_box() -> None:
 
 
 def test_crop_transforms_are_batched_and_accept_one_box() -> None:
-    boxes = np.array([[0, 0, 48, 48], [100, 50, 196, 146], [5, 5, 5, 25]])  # the last: zero width
+    boxes = np.array([[0, 0, 48, 48], [100, 50, 196, 146]])
     a = crop_transforms(boxes)
-    assert a.shape == (3, 2, 3)
+    assert a.shape == (2, 2, 3)
     np.testing.assert_allclose(a[0], [[2, 0, 48], [0, 2, 48]])
     np.testing.assert_allclose(a[1], [[1, 0, -52], [0, 1, -2]])
-    np.testing.assert_allclose(a[2], [[9.6, 0, 96 - 9.6 * 5], [0, 9.6, 96 - 9.6 * 15]])
+    with pytest.raises(ValueError, match="box 0 is"):  # zero width: the one box rule refuses it everywhere
+        crop_transforms([5, 5, 5, 25])
     np.testing.assert_allclose(crop_transforms([0, 0, 48, 48])[0], a[0])
     assert crop_transforms([]).shape == (0, 2, 3)
 
@@ -115,8 +116,8 @@ def test_network_input_is_rgb_float_in_channels_last_memory() -> None:
     [
         (np.zeros((2, 3)), r"expected shape \(M, 4\)"),
         ([[0, 0, np.nan, 4]], "finite"),
-        ([[10, 0, 5, 4]], r"x2 >= x1.*\[10.0, 0.0, 5.0, 4.0\] at row 0"),
-        ([[0, 0, 10, 10], [3, 3, 3, 3]], "non-empty box.*at row 1"),
+        ([[10, 0, 5, 4]], r"x2 > x1.*box 0 is \[10.0, 0.0, 5.0, 4.0\]"),
+        ([[0, 0, 10, 10], [3, 3, 3, 3]], r"x2 > x1.*box 1 is"),
         ("abc", r"\(M, 4\) array"),
     ],
 )

@@ -182,7 +182,7 @@ def test_bad_inputs_get_clear_errors(model, image):
     with pytest.raises(ValueError, match="model_size"):
         RTMPose3DInference(model_size="m")
     with pytest.raises(ValueError, match="dtype"):
-        model.to(dtype="int8")
+        model.to(precision="int8")
 
 
 def test_modules_keep_checkpoint_keys(model, weights):
@@ -194,12 +194,12 @@ def test_modules_keep_checkpoint_keys(model, weights):
 
 
 def test_bf16_mode_runs(model, image, boxed):
-    model.to(dtype="bf16")
+    model.to(precision="bf16")
     try:
         assert model.dtype == torch.bfloat16
         bf16 = model(image, bboxes=[BOX])
     finally:
-        model.to(dtype="fp32")
+        model.to(precision="fp32")
     assert bf16.keypoints_2d.shape == boxed.keypoints_2d.shape
     assert np.isfinite(bf16.keypoints_3d).all()
 

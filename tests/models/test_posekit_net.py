@@ -88,10 +88,10 @@ def test_fusing_a_fused_network_is_a_copy(net: PoseKitNet, images: torch.Tensor)
 
 
 @pytest.mark.parametrize(
-    "optimize",
+    "variant",
     [
         "fused",
-        "none",
+        "eager",
         pytest.param(
             "compile",
             marks=[
@@ -101,8 +101,8 @@ def test_fusing_a_fused_network_is_a_copy(net: PoseKitNet, images: torch.Tensor)
         ),
     ],
 )
-def test_optimised_path_matches_eager(net: PoseKitNet, images: torch.Tensor, optimize: str) -> None:
-    model = PoseKit(copy.deepcopy(net), optimize=optimize)
+def test_optimised_path_matches_eager(net: PoseKitNet, images: torch.Tensor, variant: str) -> None:
+    model = PoseKit(copy.deepcopy(net), "cpu", fuse=variant != "eager", compile=variant == "compile")
     fast = model.forward(images)
     with torch.no_grad():
         for x, y in zip(net(images), fast, strict=True):

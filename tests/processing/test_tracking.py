@@ -12,7 +12,6 @@ from posekit.processing.tracking import (
     box_iou,
     boxes_from_keypoints,
     keypoint_similarity,
-    pick_main_box,
     select_main_track,
 )
 from posekit.sequence import PoseSequence
@@ -99,13 +98,11 @@ def test_boxes_from_keypoints():
     assert empty.shape == (0, 4) and kept.size == 0
 
 
-def test_pick_main_box_follows_the_person_then_the_most_prominent():
-    boxes = np.array([[0, 0, 10, 10], [100, 100, 200, 200], [50, 0, 60, 10]], np.float32)
-    scores = np.array([0.9, 0.5, 0.9])
-    assert pick_main_box(boxes, scores) == 1  # largest area x score
-    assert pick_main_box(boxes, scores, previous=np.array([49, 0, 59, 10])) == 2
-    assert pick_main_box(boxes, scores, previous=np.array([500, 500, 510, 510])) == 1
-    assert pick_main_box(np.zeros((0, 4)), np.zeros(0)) == -1
+def test_a_box_carried_out_of_the_frame_is_dropped_not_kept_empty():
+    """A person walking out of the bottom edge: clipped to the image their box has no height left."""
+    kp = np.array([[[789.2, 560.0], [936.9, 600.0], [850.0, 580.0]]])
+    boxes, kept = boxes_from_keypoints(kp, np.ones((1, 3)), image_size=(960, 540))
+    assert boxes.shape == (0, 4) and kept.size == 0
 
 
 def test_select_main_track_weighs_size_score_and_time():
