@@ -1,7 +1,9 @@
 """posekit: 2D and 3D human pose from photos, videos and iPhone depth captures.
 
-Models live in :mod:`posekit.models` (plain PyTorch), pre- and post-processing in :mod:`posekit.pipeline`,
-conventions in :mod:`posekit.coords`. Importing posekit needs neither CUDA nor the network.
+Networks live in :mod:`posekit.models` (plain PyTorch), model wrappers with their pre- and post-processing in
+:mod:`posekit.estimators`, readers and writers in :mod:`posekit.io`, pure functions over poses in
+:mod:`posekit.processing`, whole jobs in :mod:`posekit.pipelines`, drawing in :mod:`posekit.viz`, and the one
+coordinate convention in :mod:`posekit.coords`. Importing posekit needs neither CUDA nor the network.
 """
 
 from posekit.estimators.detector import PersonDetector
@@ -13,6 +15,7 @@ from posekit.io.images import ImageError, to_bgr
 from posekit.io.takes import TakeError, load_take, save_take
 from posekit.io.video import VideoError, VideoReader, VideoWriter
 from posekit.limits import LimitError, Limits
+from posekit.pipelines import JobResult, Models, Settings, run_file
 from posekit.pipelines.capture import process_capture
 from posekit.pipelines.video import VideoResult, process_video
 from posekit.poses import Poses
@@ -28,15 +31,18 @@ __all__ = [
     "Capture",
     "CaptureError",
     "ImageError",
+    "JobResult",
     "LimitError",
     "PersonDetector",
     "PoseKit",
     "RTMPose3D",
     "RTMPose3DInference",
     "Limits",
+    "Models",
     "PoseSequence",
     "Poses",
     "RGBDFrame",
+    "Settings",
     "Skeleton",
     "TakeError",
     "VideoError",
@@ -50,6 +56,7 @@ __all__ = [
     "open_capture",
     "process_capture",
     "process_video",
+    "run_file",
     "save_take",
     "to_bgr",
 ]

@@ -6,10 +6,12 @@ Example::
     posekit take.zip -o results/ --zip
     python -m posekit --help
 
-For each input it writes ``<name>.json`` (the versioned result document of :mod:`posekit.io.export`),
-an overlay (``<name>_overlay.jpg`` or ``<name>_overlay.mp4``) and, with ``--zip``, ``<name>.zip`` holding the
-JSON, a keypoints CSV and the overlay. A bad input costs one line on stderr and a non-zero exit status; the
-other inputs are still processed.
+A thin adapter over :mod:`posekit.pipelines`: the options become one
+:class:`~posekit.pipelines.settings.Settings` (the same object, and the same defaults, as the app and the
+Python API), and each input goes to :func:`~posekit.pipelines.run.run_file`. For each input it writes
+``<name>.json``, an overlay (``<name>_overlay.jpg`` or ``<name>_overlay.mp4``; takes have no images) and,
+with ``--zip``, ``<name>.zip``. A bad input costs one line on stderr and a non-zero exit status; the other
+inputs are still processed.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posekit.estimators.registry import ESTIMATORS, PRECISIONS, check_precision, load_estimator, load_person_detector
-from posekit.io.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, UnsupportedFileError, file_kind
-from posekit.io.takes import is_take_archive
-from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.estimators.base import PRECISIONS
+from posekit.estimators.registry import ESTIMATORS
+from posekit.io.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from posekit.limits import DEFAULT_LIMITS
+from posekit.pipelines.settings import MODEL_DEFAULTS
 
 MODELS = ESTIMATORS
 MODEL_HELP = {
@@ -35,18 +37,7 @@ MODEL_HELP = {
     "rtmw3d-x": "the larger RTMW3D, a little more accurate and about twice as slow",
     "posekit": "the PoseKit app's mobile model, 17 body joints plus pelvis and neck in 2D, the fastest",
 }
-
-
-class CLIError(Exception):
-    """A problem the user can fix (bad input, missing weights, a missing feature); printed as one line."""
-
-
-class Unavailable(CLIError):
-    """A part of posekit that this installation does not have yet."""
-
-
-class ModelError(CLIError):
-    """A model or its weights could not be loaded (every later input would fail the same way)."""
+EXPORT_FORMATS = ("bvh", "glb")
 
 
 # ---------------------------------------------------------------------------------------------------- options
@@ -79,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--zip", action="store_true", help="also write <name>.zip: results.json, keypoints.csv, overlay"
     )
     parser.add_argument("--no-overlay", action="store_true", help="do not draw overlay images or videos")
+    parser.add_argument(
+        "--export",
+        type=_formats,
+        default=(),
+        metavar="FORMATS",
+        help="also write animation files of sequences (videos, takes, captures): bvh, glb or bvh,glb",
+    )
 
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -110,17 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
         dest="detector",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="find people with RTMDet-M first (default: on for rtmw3d, off for posekit, which "
-        "then reads one person from the whole frame)",
+        help="find people with RTMDet-M first (default: on for rtmw3d; off for posekit, which then finds one "
+        "person in the whole frame and refines it on a crop, about 30x faster on CPU)",
     )
     model.add_argument(
         "--keypoint-threshold",
         type=_fraction,
-        default=0.3,
-        help="keypoints scoring below this are not drawn, carried or matched (0..1)",
+        default=None,
+        help="keypoints scoring below this are not drawn, carried or matched, 0..1 (default: the model's, "
+        + ", ".join(f"{k} {v.keypoint_threshold}" for k, v in MODEL_DEFAULTS.items())
+        + ")",
     )
     model.add_argument(
-        "--bbox-threshold", type=_fraction, default=0.3, help="person boxes scoring below this are dropped"
+        "--bbox-threshold",
+        type=_fraction,
+        default=None,
+        help="person boxes scoring below this are dropped (default: "
+        + ", ".join(sorted({str(v.bbox_threshold) for v in MODEL_DEFAULTS.values()}))
+        + ")",
     )
     model.add_argument(
         "--single-person",
@@ -141,8 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoothing",
         choices=("one_euro", "ema", "none"),
         default=None,
-        help="temporal smoothing of each person's keypoints: One-Euro, the PoseKit app's EMA, or none "
-        "(default: one_euro for videos, ema for captures as on the phone)",
+        help="temporal smoothing of each person's keypoints: One-Euro (default), the PoseKit app's EMA, or none",
     )
     video.add_argument(
         "--smoothing-strength",
@@ -158,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="downscale frames to this longest side (pixels) for the models; results stay in original pixels",
     )
-    video.add_argument("--stride", type=_positive_int, default=1, help="keep one frame in N (videos and captures)")
+    video.add_argument(
+        "--frame-step", "--stride", type=_positive_int, default=1, help="process one frame in N (videos and captures)"
+    )
     video.add_argument("--target-fps", type=_positive_float, default=None, help="keep frames at most this rate")
     video.add_argument(
         "--depth-mode",
@@ -208,90 +214,85 @@ _fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
 _positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
 _positive_float = _number(float, lambda v: v > 0, "a number > 0")
 
-
-# ---------------------------------------------------------------------------------------------------- inputs
-
-
-def input_kind(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
-    """``"image"``, ``"images"`` (a folder of images), ``"video"``, ``"take"`` or ``"capture"``.
-
-    Raises:
-        CLIError: missing, or of no kind posekit reads.
-    """
-    if path.is_dir():
-        if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir() if p.is_file()):
-            return "images"
-        return "take" if is_take_archive(path, limits) else "capture"
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file or folder")
-    try:
-        return file_kind(path, limits)
-    except UnsupportedFileError as exc:
-        raise CLIError(str(exc)) from None
+_fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
+_positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
+_positive_float = _number(float, lambda v: v > 0, "a number > 0")
 
 
-# ---------------------------------------------------------------------------------------------------- models
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in EXPORT_FORMATS]
+    if bad or not formats:
+        raise argparse.ArgumentTypeError(
+            f"expected some of {', '.join(EXPORT_FORMATS)} separated by commas, got {text!r}"
+        )
+    return formats
 
 
-@dataclass
-class Models:
-    """The estimator and detector of a run, loaded on first use (a take needs neither)."""
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~posekit.pipelines.settings.Settings` the options ask for (None options: the model's)."""
+    from posekit.pipelines.settings import Settings
 
-    name: str
-    device: str
-    use_detector: bool
-    precision: str = "auto"
-    compile: bool = False
-    _estimator: Any = field(default=None, repr=False)
-    _detector: Any = field(default=None, repr=False)
-
-    def estimator(self) -> Any:
-        if self._estimator is None:
-            self._estimator = _load(self._load_estimator, f"the {self.name} model")
-        return self._estimator
-
-    def detector(self) -> Any:
-        if self.use_detector and self._detector is None:
-            own = getattr(self.estimator(), "person_detector", None)  # RTMPose3D's own RTMDet-M: load it once
-            self._detector = own if own is not None else _load(self._load_detector, "the person detector (RTMDet-M)")
-        return self._detector if self.use_detector else None
-
-    def _load_estimator(self) -> Any:
-        return load_estimator(self.name, self.device, self.precision, self.compile)
-
-    def _load_detector(self) -> Any:
-        return load_person_detector(self.device, self.precision, self.compile)
-
-
-def _load(loader: Callable[[], Any], what: str) -> Any:
-    try:
-        return loader()
-    except ImportError as exc:
-        raise Unavailable(f"{what} is not available in this posekit installation yet ({exc})") from exc
-    except (OSError, ValueError, RuntimeError) as exc:  # WeightsNotFoundError says where it looked
-        raise ModelError(f"{what} could not be loaded: {_first_line(exc)}") from exc
+    return Settings(
+        model=args.model,
+        device=args.device,
+        precision=args.precision,
+        compile=args.compile,
+        detector=args.detector,
+        bbox_threshold=args.bbox_threshold,
+        keypoint_threshold=args.keypoint_threshold,
+        single_person=args.single_person,
+        max_people=args.max_people,
+        detect_every=args.detect_every,
+        batch_size=args.batch_size,
+        smoothing=args.smoothing,
+        smoothing_strength=args.smoothing_strength,
+        max_frames=args.max_frames,
+        max_duration_s=args.max_duration,
+        max_side=args.max_side,
+        frame_step=args.frame_step,
+        target_fps=args.target_fps,
+        depth_mode=args.depth_mode,
+        overlay=not args.no_overlay,
+        overlay_max_side=args.overlay_max_side,
+        zip=args.zip,
+    )
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        if device != "cpu" and not device.startswith("cuda"):
-            raise CLIError(f"--device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        return device
-    import torch
+class Reporter:
+    """Progress on stderr: a live line on a terminal, a line per quarter otherwise; nothing with ``--quiet``."""
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._tty = sys.stderr.isatty()
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    def progress(self, name: str) -> Callable[[float, str], None]:
+        last = [-1.0]
+
+        def report(fraction: float, message: str) -> None:
+            if self.quiet:
+                return
+            if self._tty:
+                end = "\n" if fraction >= 1.0 else ""
+                print(f"\r{name}: {100 * fraction:5.1f}% {message[:60]:<60}", end=end, file=sys.stderr, flush=True)
+            elif fraction >= 1.0 or fraction - last[0] >= 0.25:
+                print(f"{name}: {100 * fraction:5.1f}% {message}", file=sys.stderr, flush=True)
+                last[0] = fraction
+
+        return report
 
 
-# ---------------------------------------------------------------------------------------------------- runners
+class Names:
+    """A results name per input that no earlier input of this run took (two ``clip.mp4`` in two folders)."""
 
+    def __init__(self) -> None:
+        self.used: set[str] = set()
 
-@dataclass
-class Outputs:
-    folder: Path
-    used: set[str] = field(default_factory=set)
-
-    def stem(self, path: Path) -> str:
-        """A name for the results of ``path`` that no earlier input of this run took."""
+    def __call__(self, path: Path) -> str:
         base = path.stem if path.suffix else path.name
         name, n = base, 1
         while name in self.used:
@@ -301,240 +302,88 @@ class Outputs:
         return name
 
 
-class Reporter:
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self._last = -1.0
-        self._tty = sys.stderr.isatty()
-
-    def say(self, message: str) -> None:
-        if not self.quiet:
-            print(message, flush=True)
-
-    def progress(self, name: str) -> Callable[[float, str], None]:
-        self._last = -1.0
-
-        def report(fraction: float, message: str) -> None:
-            if self.quiet:
-                return
-            if self._tty:
-                end = "\n" if fraction >= 1.0 else ""
-                print(f"\r{name}: {100 * fraction:5.1f}% {message[:60]:<60}", end=end, file=sys.stderr, flush=True)
-            elif fraction >= 1.0 or fraction - self._last >= 0.25:
-                print(f"{name}: {100 * fraction:5.1f}% {message}", file=sys.stderr, flush=True)
-                self._last = fraction
-
-        return report
-
-
-def estimate_image(image: Any, models: Models, args: argparse.Namespace) -> Any:
-    """Poses of one BGR image with the options of the command line (detector, thresholds, people kept)."""
-    from posekit.pipelines.image import estimate_image as estimate
-
-    return estimate(
-        image,
-        models.estimator(),
-        models.detector(),
-        bbox_threshold=args.bbox_threshold,
-        single_person=args.single_person,
-        max_people=args.max_people,
-    )
-
-
-def run_image(path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
-    import cv2
-
-    from posekit.io.export import atomic_write, result_document, write_json, write_results_zip
-    from posekit.io.images import read_image
-    from posekit.viz.drawing import draw_poses
-
-    limits.check_file(path)
-    image = read_image(path, max_pixels=limits.max_image_pixels)
-    poses = estimate_image(image, models, args)
-    stem = out.stem(path)
-    h, w = image.shape[:2]
-    doc = result_document(poses, args.model, {"kind": "image", "file": path.name, "width": w, "height": h})
-    written = [write_json(doc, out.folder / f"{stem}.json")]
-    files = {}
-    if not args.no_overlay:
-        ok, encoded = cv2.imencode(
-            ".jpg", draw_poses(image, poses, args.keypoint_threshold), [cv2.IMWRITE_JPEG_QUALITY, 92]
-        )
-        if not ok:
-            raise CLIError(f"{path.name}: could not encode the overlay image")
-        overlay = out.folder / f"{stem}_overlay.jpg"
-        with atomic_write(overlay, "wb") as f:
-            f.write(encoded.tobytes())
-        written.append(overlay)
-        files["overlay.jpg"] = overlay
-    if args.zip:
-        written.append(write_results_zip(out.folder / f"{stem}.zip", doc, poses, files=files))
-    return written
-
-
-def run_video(
-    path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
-) -> list[Path]:
-    from posekit.io.export import result_document, write_json, write_results_zip
-    from posekit.pipelines.video import process_video
-
-    stem = out.stem(path)
-    overlay = None if args.no_overlay else out.folder / f"{stem}_overlay.mp4"
-    result = process_video(
-        path,
-        models.estimator(),
-        models.detector(),
-        detect_every=args.detect_every,
-        batch_size=args.batch_size,
-        single_person=args.single_person,
-        smoothing=args.smoothing or "one_euro",
-        smoothing_strength=args.smoothing_strength,
-        max_frames=args.max_frames,
-        max_duration_s=args.max_duration,
-        max_side=args.max_side,
-        stride=args.stride,
-        target_fps=args.target_fps,
-        limits=limits,
-        overlay_path=overlay,
-        overlay_max_side=args.overlay_max_side,
-        keypoint_threshold=args.keypoint_threshold,
-        bbox_threshold=args.bbox_threshold,
-        max_people=args.max_people,
-        progress=reporter.progress(path.name),
-    )
-    for warning in result.warnings:
-        print(f"posekit: warning: {warning}", file=sys.stderr)
-    source = {"kind": "video", **result.sequence.meta.get("source", {}), "timings_s": result.timings}
-    doc = result_document(result.sequence, args.model, source)
-    written = [write_json(doc, out.folder / f"{stem}.json")]
-    files = {}
-    if result.overlay_path is not None:
-        written.append(result.overlay_path)
-        files["overlay.mp4"] = result.overlay_path
-    if args.zip:
-        written.append(write_results_zip(out.folder / f"{stem}.zip", doc, result.sequence, files=files))
-    seq = result.sequence
-    people = f"{seq.num_people} {'person' if seq.num_people == 1 else 'people'}"
-    reporter.say(f"{path.name}: {seq.num_frames} frames, {people}, {result.frames_per_second:.1f} frames/s")
-    return written
-
-
-def run_take(path: Path, args: argparse.Namespace, out: Outputs, limits: Limits) -> list[Path]:
-    from posekit.io.export import result_document, write_json, write_results_zip
-    from posekit.io.takes import load_take
-
-    seq = load_take(path, limits)
-    stem = out.stem(path)
-    doc = result_document(seq, "iphone-take", {"kind": "take", "file": path.name})
-    written = [write_json(doc, out.folder / f"{stem}.json")]
-    if args.zip:
-        written.append(write_results_zip(out.folder / f"{stem}.zip", doc, seq))
-    return written
-
-
-def run_capture(
-    path: Path, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
-) -> list[Path]:
-    from posekit.io.captures.open import open_capture
-    from posekit.io.export import result_document, write_json, write_results_zip
-    from posekit.pipelines.capture import process_capture
-    from posekit.processing.smoothing import smoothing_params
-
-    method = args.smoothing or "ema"  # the PoseKit app's smoothing, as on the phone
-    report = reporter.progress(path.name)
-    with open_capture(path, limits=limits) as capture:
-        seq = process_capture(
-            capture,
-            lambda image: estimate_image(image, models, args),
-            depth_mode=args.depth_mode,
-            smoothing=method,
-            min_keypoint_score=args.keypoint_threshold,
-            limits=limits,
-            progress=lambda done, total: report(done / max(total, 1), f"{done} of {total} frames"),
-            smoothing_params=smoothing_params(method, args.smoothing_strength),
-            step=args.stride,
-        )
-        source = {"kind": "capture", "file": path.name, "format": capture.info.format}
-    stem = out.stem(path)
-    doc = result_document(seq, args.model, source)
-    written = [write_json(doc, out.folder / f"{stem}.json")]
-    if args.zip:
-        written.append(write_results_zip(out.folder / f"{stem}.zip", doc, seq))
-    reporter.say(f"{path.name}: {seq.num_frames} frames, metric 3D from the depth maps")
-    return written
-
-
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 
 
-def _jobs(path: Path, limits: Limits) -> list[tuple[Path, str]]:
-    """(file, kind) to process for one command-line input: a folder of images gives one job per image."""
-    kind = input_kind(path, limits)
-    if kind != "images":
-        return [(path, kind)]
-    return [(p, "image") for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-
-
-def _run_one(
-    path: Path, kind: str, models: Models, args: argparse.Namespace, out: Outputs, limits: Limits, reporter: Reporter
-) -> list[Path]:
-    if kind == "image":
-        return run_image(path, models, args, out, limits)
-    if kind == "video":
-        return run_video(path, models, args, out, limits, reporter)
-    if kind == "take":
-        return run_take(path, args, out, limits)
-    return run_capture(path, models, args, out, limits, reporter)
-
-
-def _error(path: Path, exc: BaseException) -> None:
-    message = _first_line(exc)
+def _error(path: Path, exc: BaseException | str) -> None:
+    message = exc if isinstance(exc, str) else _first_line(exc)
     name = path.name or str(path)
     prefix = "" if message.startswith(name) else f"{name}: "
     print(f"posekit: error: {prefix}{message}", file=sys.stderr)
 
 
+def _summary(result: Any) -> str:
+    from posekit.sequence import PoseSequence
+
+    seq = result.result
+    if not isinstance(seq, PoseSequence):
+        return f"{result.name}: {len(seq)} {'person' if len(seq) == 1 else 'people'}"
+    people = f"{seq.num_people} {'person' if seq.num_people == 1 else 'people'}"
+    rate = result.details.get("frames_per_second")
+    speed = f", {rate:.2f} frames/s" if rate and rate == rate else ""
+    return f"{result.name}: {seq.num_frames} frames, {people}{speed}"
+
+
+def _export(result: Any, folder: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
+    """Animation files of a sequence with 3D (``--export``); images and 2D-only results have none."""
+    from posekit.sequence import PoseSequence
+
+    seq = result.result
+    if not formats or not isinstance(seq, PoseSequence) or seq.num_people == 0 or seq.keypoints_3d is None:
+        return []
+    from posekit.io.animation import export_animations
+
+    return export_animations(seq, folder, stem, formats)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0: all inputs done, 1: some failed, 2: bad options)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["batch"]:
+        from posekit.batch.cli import main as batch_main
+
+        return batch_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.weights_dir is not None:
         if not args.weights_dir.is_dir():
             parser.error(f"--weights-dir: {args.weights_dir} is not a folder")
         os.environ["POSEKIT_WEIGHTS_DIR"] = str(args.weights_dir)
-    reporter = Reporter(args.quiet)
-    limits = DEFAULT_LIMITS
+    from posekit.estimators.base import resolve_device, resolve_precision
+    from posekit.pipelines import Models, ModelUnavailableError, input_jobs, run_file
+
     try:
-        device = resolve_device(args.device)
-        check_precision(args.precision, device, args.model)
+        settings = settings_from_args(args)
+        device = resolve_device(settings.device)
+        resolve_precision(settings.precision, device)
         args.output.mkdir(parents=True, exist_ok=True)
-    except (CLIError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"posekit: error: {_first_line(exc)}", file=sys.stderr)
         return 2
-    use_detector = args.detector if args.detector is not None else args.model != "posekit"
-    models = Models(args.model, device, use_detector, args.precision, args.compile)
-    out = Outputs(args.output)
+    reporter = Reporter(args.quiet)
+    models = Models.for_settings(settings)
+    names = Names()
     failures = 0
     for given in args.inputs:
         try:
-            jobs = _jobs(given, limits)
-        except (CLIError, ValueError, OSError) as exc:
+            jobs = input_jobs(given, DEFAULT_LIMITS)
+        except (ValueError, OSError) as exc:
             failures += 1
             _error(given, exc)
             continue
-        if not jobs:
-            failures += 1
-            _error(given, CLIError("the folder holds no image, video, take or capture"))
         for path, kind in jobs:
             start = time.perf_counter()
+            stem = names(path)
             try:
-                written = _run_one(path, kind, models, args, out, limits, reporter)
-            except (ModelError, Unavailable) as exc:
+                result = run_file(path, settings, models, args.output, stem, kind, DEFAULT_LIMITS,
+                                  reporter.progress(path.name))  # fmt: skip
+                written = [*result.files.values(), *_export(result, args.output, stem, args.export)]
+            except ModelUnavailableError as exc:
                 _error(path, exc)
                 return 1  # every later input would fail the same way
-            except (CLIError, ValueError, OSError) as exc:  # bad input: ImageError, VideoError, LimitError...
+            except (ValueError, OSError) as exc:  # bad input: ImageError, VideoError, LimitError...
                 failures += 1
                 _error(path, exc)
                 continue
@@ -545,8 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures += 1
                 if args.debug:
                     traceback.print_exc()
-                _error(path, RuntimeError(f"unexpected {type(exc).__name__}: {_first_line(exc)} (--debug shows more)"))
+                _error(path, f"unexpected {type(exc).__name__}: {_first_line(exc)} (--debug shows more)")
                 continue
+            for warning in result.warnings:
+                print(f"posekit: warning: {path.name}: {warning}", file=sys.stderr)
+            reporter.say(_summary(result))
             elapsed = time.perf_counter() - start
             reporter.say(f"{path.name} -> " + ", ".join(str(p) for p in written) + f" ({elapsed:.1f} s)")
     return 1 if failures else 0

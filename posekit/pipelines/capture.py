@@ -3,14 +3,15 @@
 Per colour frame, as on the phone (``PosePipeline.swift``):
 
 1. the 2D model (PoseKit: COCO17+2; RTMPose3D: COCO-WholeBody 133) on the colour image; the main person is
-   kept (see :func:`select_main_person`);
+   kept (:func:`~posekit.processing.people.pick_main_box`: the one continuing the previous frame's, else the
+   largest box);
 2. for every joint scored at least ``min_keypoint_score``, depth sampled at its normalised position with
    the app's :func:`~posekit.processing.depth_sampler.sample_depth` and back-projected with the frame's real
    intrinsics, scaled to the image the 2D lives in: metric camera-frame 3D (``space_3d = "metric_depth"``);
 3. RTMW3D results also carry a root-relative 3D: it is placed in the real camera (:func:`fuse_model_3d`) so
    joints without a usable depth sample (thin hands and fingers, feet, face, anything over an invalid or
    background pixel) still get metric 3D;
-4. the 3D is smoothed over time (the app's EMA by default, or One-Euro), then the pelvis-centred canonical
+4. the 3D is smoothed over time (One-Euro by default, or the app's EMA), then the pelvis-centred canonical
    pose is computed (``canonical_3d``, the app's ``playback3D``).
 
 ``PoseSequence.meta`` records which 3D is which (``meta["3d"]``) and, with fusion, per joint where its 3D
@@ -19,24 +20,34 @@ came from (``meta["source_3d"]``: 0 none, 1 depth map, 2 RTMW3D placed with the 
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from posekit.coords import Intrinsics, backproject, scale_intrinsics
 from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
+from posekit.io.captures.open import open_capture
+from posekit.io.video import VideoWriter
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+from posekit.pipelines.image import Framing
+from posekit.pipelines.models import Models
+from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_results
+from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
 from posekit.processing.canonical import canonicalize_any
 from posekit.processing.depth_sampler import DepthMode, lift_keypoints
-from posekit.processing.smoothing import SmoothingMethod, smooth_sequence
+from posekit.processing.people import pick_main_box
+from posekit.processing.smoothing import SmoothingMethod, smooth_sequence, smoothing_params
 from posekit.processing.status import status_counts
-from posekit.processing.tracking import box_iou
 from posekit.sequence import PoseSequence
+from posekit.viz.drawing import draw_poses
 
 PoseModel = Callable[[np.ndarray], Poses]
-ProgressFn = Callable[[int, int], Any]
+"""``model(image_bgr) -> Poses``: an estimator, or a :class:`~posekit.pipelines.image.Framing`."""
 
 SOURCE_NONE, SOURCE_DEPTH, SOURCE_MODEL = 0, 1, 2
 SOURCE_CODES = {SOURCE_NONE: "none", SOURCE_DEPTH: "depth map", SOURCE_MODEL: "RTMW3D placed with measured depth"}
@@ -49,19 +60,6 @@ DESCRIBE_CANONICAL = "Pelvis-centred canonical pose of keypoints_3d (x right, y 
 DEFAULT_FUSION_TOLERANCE = 0.3
 """Metres: a depth sample farther than this from where the model puts the joint (relative to the body) is
 taken to miss the body (a finger over the background) and the model's placement is used instead."""
-
-
-def select_main_person(poses: Poses, previous_box: np.ndarray | None = None) -> int | None:
-    """The person an RGB-D capture is about: the one overlapping the previous frame's choice (IoU > 0.3),
-    else the largest box (the subject is usually the nearest person). None when nobody was found."""
-    if len(poses) == 0:
-        return None
-    boxes = poses.bboxes.astype(np.float64)
-    if previous_box is not None and np.isfinite(previous_box).all():
-        iou = box_iou(previous_box, boxes)[0]
-        if iou.max() > 0.3:
-            return int(iou.argmax())
-    return int(np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1).argmax())
 
 
 def fuse_model_3d(
@@ -129,32 +127,29 @@ def _check_capture(capture: Capture, limits: Limits) -> None:
 def process_capture(
     capture: Capture,
     model: PoseModel,
-    depth_mode: DepthMode = "balanced",
-    smoothing: SmoothingMethod = "ema",
-    min_keypoint_score: float = 0.3,
+    settings: Settings | None = None,
+    *,
     limits: Limits = DEFAULT_LIMITS,
     progress: ProgressFn | None = None,
-    *,
-    smoothing_params: dict[str, Any] | None = None,
     fuse: bool = True,
     fusion_tolerance: float = DEFAULT_FUSION_TOLERANCE,
-    step: int = 1,
+    **options: Any,
 ) -> PoseSequence:
     """Run the 2D model on every colour frame and lift the main person to metric 3D with the depth maps.
 
     Args:
         capture: an opened RGB-D capture (frames are decoded one at a time).
-        model: ``model(image_bgr) -> Poses``: the PoseKit model (COCO17+2) or RTMPose3D (COCO-WholeBody 133;
-            its root-relative 3D is fused when ``fuse``).
-        depth_mode: the app's depth sampling mode, ``"strict"``, ``"balanced"`` or ``"lenient"``.
-        smoothing: ``"ema"`` (the app's), ``"one_euro"`` or ``"none"``, applied to the 3D.
-        min_keypoint_score: joints scored lower get no 3D (the app's ``minKeypointScore``, default 0.3).
+        model: ``model(image_bgr) -> Poses``: the PoseKit model (COCO17+2), RTMPose3D (COCO-WholeBody 133; its
+            root-relative 3D is fused when ``fuse``), or a :class:`~posekit.pipelines.image.Framing`.
+        settings: of its fields, captures use ``depth_mode`` (the app's depth sampling: strict, balanced,
+            lenient), ``smoothing`` and ``smoothing_strength`` (applied to the 3D), ``keypoint_threshold``
+            (joints scored lower get no 3D: the app's ``minKeypointScore``), ``frame_step``, ``max_frames`` and
+            ``max_duration_s`` (the capture's first frames / seconds). Default: the defaults of the model's kind.
         limits: bounds on frames, duration and pixels, checked before any frame is decoded.
-        progress: called as ``progress(frames_done, frames_total)`` after each frame.
-        smoothing_params: parameters of the smoother (e.g. ``{"strength": 0.5}``).
+        progress: called as ``progress(fraction, message)`` after each frame.
         fuse: place RTMW3D's 3D in the camera where depth has no (usable) sample.
         fusion_tolerance: metres, see :data:`DEFAULT_FUSION_TOLERANCE`.
-        step: process every ``step``-th frame.
+        options: fields of :class:`Settings` to change.
 
     Returns:
         A one-person :class:`PoseSequence` (the main person; frames where nobody was found are NaN):
@@ -162,27 +157,29 @@ def process_capture(
         ``canonical_3d``, ``depth_confidence``, per-frame ``intrinsics``, ``space_3d`` "metric_depth",
         ``meta`` with the settings, the status counts and which 3D is which.
     """
-    if step < 1:
-        raise ValueError(f"step: expected an integer >= 1, got {step}")
+    settings = settings or Settings(model="rtmw3d-l")
+    settings = settings.replace(**options) if options else settings
+    step, min_score = settings.frame_step, settings.keypoint_threshold
+    report = progress or (lambda fraction, message: None)
     _check_capture(capture, limits)
-    total = len(range(0, capture.info.num_frames, step))
+    count = capture_frame_count(capture, settings)
+    total = len(range(0, count, step))
     image_size: tuple[int, int] | None = None
     skeleton = None
     rows: list[dict[str, Any]] = []
     previous_box = None
-    for frame in capture.frames(0, None, step):
+    for frame in capture.frames(0, count, step):
         poses = model(frame.color)
         if image_size is None:
             image_size = tuple(poses.image_size or frame.color_size)
             skeleton = poses.skeleton
         elif tuple(poses.image_size or frame.color_size) != image_size or poses.skeleton.name != skeleton.name:
             raise CaptureError(f"frame {frame.index}: image size or skeleton changed within the capture")
-        rows.append(_process_frame(frame, poses, image_size, previous_box, depth_mode, min_keypoint_score,
+        rows.append(_process_frame(frame, poses, image_size, previous_box, settings.depth_mode, min_score,
                                    fuse, fusion_tolerance))  # fmt: skip
         if rows[-1]["box"] is not None:
             previous_box = rows[-1]["box"]
-        if progress is not None:
-            progress(len(rows), total)
+        report(len(rows) / max(total, 1), f"poses and depth: frame {len(rows)} of {total}")
     if not rows:
         raise CaptureError(f"{capture.info.format} capture: no frames to process")
     if not any(row["has_depth"] for row in rows):
@@ -190,8 +187,20 @@ def process_capture(
             f"{capture.info.format} capture: no frame has a valid depth value (all missing, NaN, zero or "
             "negative); expected depth maps in metres"
         )
-    return _assemble(rows, skeleton, image_size, capture, step, depth_mode, smoothing, smoothing_params or {},
-                     min_keypoint_score)  # fmt: skip
+    smoothing = settings.smoothing_method
+    params = smoothing_params(smoothing, settings.smoothing_strength)
+    return _assemble(rows, skeleton, image_size, capture, step, settings.depth_mode, smoothing, params, min_score)
+
+
+def capture_frame_count(capture: Capture, settings: Settings) -> int:
+    """Frames of ``capture`` within the settings' ``max_frames`` and ``max_duration_s`` from its start (all the
+    duration when the rate is unknown), before ``frame_step``."""
+    n = capture.info.num_frames
+    if settings.max_duration_s is not None and capture.info.fps:
+        n = min(n, max(1, math.ceil(settings.max_duration_s * capture.info.fps)))
+    if settings.max_frames is not None:
+        n = min(n, settings.max_frames * settings.frame_step)
+    return n
 
 
 def _has_valid_depth(frame: RGBDFrame) -> bool:
@@ -218,9 +227,10 @@ def _process_frame(
         "conf": np.zeros(k), "source": np.zeros(k, np.int8), "root": np.nan, "box": None,
         "fused": fuse and poses.keypoints_3d is not None and "root_depth" in poses.meta,
     }  # fmt: skip
-    person = select_main_person(poses, previous_box)
-    if person is None:
+    if len(poses) == 0:
         return row
+    # The subject of a capture is usually the nearest person: the largest box (equal scores), followed.
+    person = pick_main_box(poses.bboxes, np.ones(len(poses)), previous_box)
     kp2 = poses.keypoints_2d[person].astype(np.float64)
     scores = poses.scores[person].astype(np.float64)
     row.update(kp2=kp2, scores=scores, box=poses.bboxes[person].astype(np.float64))
@@ -296,3 +306,53 @@ def _assemble(
         space_3d="metric_depth",
         meta=meta,
     )
+
+
+def write_capture_overlay(
+    capture: Capture, seq: PoseSequence, settings: Settings, path: Path, progress: ProgressFn
+) -> Path:
+    """The capture's colour frames with the main person drawn, as an H.264 MP4 at the frames' times."""
+    fps = seq.estimated_fps() or 30.0
+    with VideoWriter(path, fps=fps, max_side=settings.overlay_max_side) as writer:
+        for t, frame in enumerate(capture.frames(0, None, settings.frame_step)):
+            if t >= seq.num_frames:
+                break
+            writer.write(draw_poses(frame.color, seq.frame(t), settings.keypoint_threshold),
+                         time=seq.timestamps[t] - seq.timestamps[0])  # fmt: skip
+            if t % 16 == 0:
+                progress(t / max(seq.num_frames, 1), "drawing the overlay video")
+        return writer.close()
+
+
+def run_capture(
+    path: Path,
+    settings: Settings,
+    models: Models,
+    outputs: Outputs,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: ProgressFn | None = None,
+    name: str | None = None,
+) -> JobResult:
+    """The capture job: open (format, frames, pixels checked before decoding), estimate the main person per
+    frame, lift to metric 3D with the depth, smooth, draw the overlay video, write JSON and ZIP."""
+    report = progress or (lambda fraction, message: None)
+    name = name or path.name
+    with open_capture(path, limits=limits) as capture:
+        report(0.0, "loading the model")
+        model, detector = models.for_job(settings)
+        start = time.perf_counter()
+        share = 0.85 if settings.overlay else 1.0
+        seq = process_capture(capture, Framing(model, detector, settings), settings, limits=limits,
+                              progress=lambda f, m: report(share * f, m))  # fmt: skip
+        seconds = time.perf_counter() - start
+        files = {}
+        if settings.overlay:
+            overlay = outputs.path("_overlay.mp4")
+            files["overlay"] = write_capture_overlay(capture, seq, settings, overlay,
+                                                     lambda f, m: report(share + (1 - share) * f, m))  # fmt: skip
+        info = capture.info
+    source = {"kind": "capture", "file": name, "format": info.format}
+    written = write_results(seq, source, settings, models, outputs, files)
+    details = {"format": info.format, "color_size": info.color_size, "depth_size": info.depth_size}
+    report(1.0, "done")
+    return JobResult("capture", name, written.document, seq, written.files, [], seconds, details)

@@ -1,86 +1,161 @@
-"""Poses of one image: detector boxes filtered by score, the people kept, then the pose model on their boxes.
+"""Poses of images: find the people (detector boxes, or the model framing the whole image), estimate, keep.
 
-The one image path of the library, shared by the command line (images, and every frame of an RGB-D capture)
-and the web app, so that a photo gives the same people whichever way it comes in. Videos batch the same
-steps in :mod:`posekit.pipelines.video`.
+:class:`Framing` is the one place that decides how people are found and kept; the image job
+(:func:`run_image`), every frame of a video (:mod:`posekit.pipelines.video`) and of a capture
+(:mod:`posekit.pipelines.capture`) go through it, so a photo gives the same people whichever way it comes in.
+
+Without a detector, a model that frames the whole image itself (PoseKit, as the iPhone app runs it) is run
+twice: on the whole frame, then on a crop around the person it found there (the framing the network was
+trained on: on the shared COCO images it scores joints higher and places them better), and the presence
+rule (:func:`~posekit.processing.people.presence_scores`) tells an empty image from a person.
 """
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from posekit.estimators.base import PersonFinder, PoseEstimator
+from posekit.io.images import read_image
+from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.pipelines.models import Models
+from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_image_overlay, write_results
+from posekit.pipelines.settings import MODEL_DEFAULTS, Settings
 from posekit.poses import Poses
-from posekit.processing.tracking import pick_main_box
+from posekit.processing.people import select_people, select_poses
+from posekit.processing.tracking import boxes_from_keypoints
 
 
-def select_people(
-    boxes: Any,
-    scores: Any,
-    bbox_threshold: float,
-    single_person: bool = False,
-    max_people: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The detector boxes to estimate poses in.
-
-    Boxes scored at least ``bbox_threshold``, highest score first, at most ``max_people`` of them; with
-    ``single_person`` only the most prominent one (the video pipeline's rule,
-    :func:`~posekit.processing.tracking.pick_main_box`: largest area x score).
+class Framing:
+    """Finds the people of images and estimates their poses, with one settings' rules.
 
     Args:
-        boxes: (M, 4) xyxy pixels.
-        scores: (M,) detector scores.
-        bbox_threshold: boxes scored below this are dropped.
-        single_person: keep one box at most.
-        max_people: keep at most this many boxes (None: all).
-
-    Returns:
-        ``(boxes (N, 4) float32 xyxy, scores (N,) float32)``, N <= M, highest score first.
+        model: the pose estimator.
+        detector: the person detector, or None to let the model frame each image itself.
+        settings: thresholds, people kept, presence.
     """
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    if len(boxes) != len(scores):
-        raise ValueError(f"select_people: expected one score per box, got {len(boxes)} boxes and {len(scores)} scores")
-    keep = np.flatnonzero(scores >= bbox_threshold)
-    keep = keep[np.argsort(-scores[keep], kind="stable")][:max_people]
-    if single_person and len(keep) > 1:
-        keep = keep[[pick_main_box(boxes[keep], scores[keep])]]
-    return boxes[keep], scores[keep]
+
+    def __init__(self, model: PoseEstimator, detector: PersonFinder | None, settings: Settings) -> None:
+        self.model, self.detector, self.settings = model, detector, settings
+        self.refine = detector is None and settings.model == "posekit"
+        self.main_box: np.ndarray | None = None  # single person: the box followed so far
+
+    def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Per image, ``(boxes, scores)`` of the people to estimate, or None to let the model frame it."""
+        if self.detector is None or not images:
+            return [None] * len(images)
+        s = self.settings
+        out = []
+        for boxes, scores in self.detector.detect_batch(images):
+            boxes, scores = select_people(boxes, scores, s.bbox_threshold, s.single_person, s.max_people, self.main_box)
+            if s.single_person and len(boxes):
+                self.main_box = boxes[0]
+            out.append((boxes, scores))
+        return out
+
+    def estimate(
+        self, images: list[np.ndarray], people: list[tuple[np.ndarray, np.ndarray] | np.ndarray | None]
+    ) -> list[Poses]:
+        """Poses of each image: in the given boxes (with their scores), or framed by the model when None."""
+        boxes = [p[0] if isinstance(p, tuple) else p for p in people]
+        results = self.model.predict_batch(images, boxes) if images else []
+        if self.refine:
+            results = self._refined(images, boxes, results)
+        out = []
+        for poses, given in zip(results, people):
+            if isinstance(given, tuple) and len(poses) == len(given[1]):
+                poses.bbox_scores = np.asarray(given[1], np.float32)  # the detector's scores, not 1s
+            s = self.settings
+            poses = select_poses(poses, s.single_person, s.max_people, self.main_box, s.min_presence)
+            if s.single_person and len(poses):
+                self.main_box = poses.bboxes[0]
+            out.append(poses)
+        return out
+
+    def _refined(self, images: list[np.ndarray], boxes: list[np.ndarray | None], results: list[Poses]) -> list[Poses]:
+        """Whole-frame results run again on a crop around the person found (see the module docstring)."""
+        todo, crops = [], []
+        for i, (given, poses) in enumerate(zip(boxes, results)):
+            if given is None and len(poses):
+                h, w = images[i].shape[:2]
+                found, _ = boxes_from_keypoints(poses.keypoints_2d, poses.scores, self.settings.keypoint_threshold,
+                                                image_size=(w, h))  # fmt: skip
+                if len(found):
+                    todo.append(i)
+                    crops.append(found)
+        if todo:
+            for i, poses in zip(todo, self.model.predict_batch([images[i] for i in todo], crops)):
+                results[i] = poses
+        return results
+
+    def __call__(self, image: np.ndarray) -> Poses:
+        """Poses of one image."""
+        return self.estimate([image], self.detect([image]))[0]
 
 
 def estimate_image(
     image: np.ndarray,
-    model: Any,
-    detector: Any = None,
-    *,
-    bbox_threshold: float = 0.3,
-    single_person: bool = False,
-    max_people: int | None = None,
+    model: PoseEstimator,
+    detector: PersonFinder | None = None,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> Poses:
-    """Detect people, keep those the options allow, estimate their poses.
+    """Detect people, keep those the settings allow, estimate their poses.
 
     Args:
         image: (H, W, 3) uint8 BGR.
-        model: a pose estimator, ``model(image, bboxes=...) -> Poses`` (PoseKit, RTMPose3D).
-        detector: ``detector(image) -> (boxes (M, 4) xyxy, scores (M,))``; None lets the model frame the
-            image itself (PoseKit: the whole frame letterboxed, one person; RTMPose3D: its own detector).
-        bbox_threshold: detector boxes scored below this are dropped.
-        single_person: keep only the most prominent person (largest box area x score).
-        max_people: keep at most this many people, highest box scores first (None: all).
+        model: a pose estimator (PoseKit, RTMPose3D).
+        detector: a person detector, or None to let the model frame the image itself.
+        settings: thresholds and people kept (default: ``Settings(model=...)`` of the model's kind).
+        options: fields of :class:`Settings` to change (``bbox_threshold=0.5``, ``single_person=True``...).
 
     Returns:
-        :class:`~posekit.poses.Poses` in original-image pixels, highest box score first. People found in
-        detector boxes carry the detector's scores as ``bbox_scores`` (not the 1 of a given box).
+        :class:`~posekit.poses.Poses` in original-image pixels. People found in detector boxes carry the
+        detector's scores as ``bbox_scores``.
     """
-    boxes = scores = None
-    if detector is not None:
-        boxes, scores = select_people(*detector(image), bbox_threshold, single_person, max_people)
-    poses = model(image, bboxes=boxes)
-    if scores is not None and len(poses) == len(scores):  # one person per box
-        poses.bbox_scores = scores
-    if single_person and len(poses) > 1:
-        return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores))
-    if max_people is not None and len(poses) > max_people:
-        return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[:max_people])
-    return poses
+    if settings is None:
+        settings = Settings(model="posekit" if model.skeleton.num_keypoints == 19 else "rtmw3d-l",
+                            detector=detector is not None)  # fmt: skip
+    return Framing(model, detector, settings.replace(**options) if options else settings)(image)
+
+
+def run_image(
+    path: Path,
+    settings: Settings,
+    models: Models,
+    outputs: Outputs,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: ProgressFn | None = None,
+    name: str | None = None,
+) -> JobResult:
+    """Read an image (bounded before decoding), estimate, and write its JSON, overlay and ZIP."""
+    report = progress or (lambda fraction, message: None)
+    name = name or path.name
+    limits.check_file(path)
+    image = read_image(path, max_pixels=limits.max_image_pixels)
+    report(0.05, "loading the model")
+    model, detector = models.for_job(settings)
+    report(0.1, "finding people")
+    start = time.perf_counter()
+    framing = Framing(model, detector, settings)
+    people = framing.detect([image])
+    found = 0 if people[0] is None else len(people[0][0])
+    report(0.4, f"estimating the poses of {found} {'person' if found == 1 else 'people'}" if people[0] else
+           "estimating the pose")  # fmt: skip
+    poses = framing.estimate([image], people)[0]
+    seconds = time.perf_counter() - start
+    report(0.8, "drawing")
+    h, w = image.shape[:2]
+    files = {}
+    if settings.overlay:
+        files["overlay"] = write_image_overlay(outputs.path("_overlay.jpg"), image, poses, settings)
+    source = {"kind": "image", "file": name, "width": w, "height": h}
+    result = write_results(poses, source, settings, models, outputs, files)
+    report(1.0, "done")
+    return JobResult("image", name, result.document, poses, result.files, [], seconds)
+
+
+__all__ = ["MODEL_DEFAULTS", "Framing", "estimate_image", "run_image"]

@@ -26,41 +26,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import numpy as np
 
 from posekit.coords import scale_intrinsics
-from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter
+from posekit.estimators.base import PersonFinder, PoseEstimator
+from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter, probe_video
 from posekit.limits import DEFAULT_LIMITS, Limits
+from posekit.pipelines.image import Framing
+from posekit.pipelines.models import Models
+from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_results
+from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
 from posekit.processing.smoothing import smooth_pose_sequence, smoothing_params
-from posekit.processing.tracking import Tracker, boxes_from_keypoints, pick_main_box, select_main_track
+from posekit.processing.tracking import Tracker, boxes_from_keypoints, select_main_track
 from posekit.sequence import PoseSequence
 from posekit.skeletons import Skeleton
 from posekit.viz.drawing import draw_poses
 
-ProgressFn = Callable[[float, str], None]
-"""``progress(fraction, message)``: fraction in 0..1 of the work done, message for a person."""
-
-Smoothing = Literal["one_euro", "ema", "none"]
-
 STAGES = ("decode", "detect", "pose", "track", "smooth", "draw", "encode")
 """Stages timed in :attr:`VideoResult.timings` (seconds, summed over the video), plus ``"total"``."""
-
-
-class PoseModel(Protocol):
-    """What :func:`process_video` needs of a pose estimator (``PoseKit``, ``RTMPose3D``...)."""
-
-    skeleton: Skeleton
-
-    def predict_batch(self, images: list[np.ndarray], bboxes: list[np.ndarray | None]) -> list[Poses]: ...
-
-
-class PersonDetector(Protocol):
-    """What :func:`process_video` needs of a person detector (``posekit.estimators.detector.PersonDetector``)."""
-
-    def detect_batch(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
 
 @dataclass
@@ -143,53 +129,14 @@ def _rescale(poses: Poses, scale: float, size: tuple[int, int]) -> Poses:
 class _Estimator:
     """Detection, box carrying and batched pose estimation over chunks of frames (inference pixels)."""
 
-    def __init__(
-        self,
-        model: PoseModel,
-        detector: PersonDetector | None,
-        detect_every: int,
-        single_person: bool,
-        keypoint_threshold: float,
-        bbox_threshold: float,
-        max_people: int | None,
-        timings: _Timings,
-    ) -> None:
-        self.model, self.detector, self.k = model, detector, detect_every
-        self.single_person, self.max_people = single_person, max_people
-        self.keypoint_threshold, self.bbox_threshold = keypoint_threshold, bbox_threshold
+    def __init__(self, framing: Framing, timings: _Timings) -> None:
+        self.framing = framing
+        self.k = framing.settings.detect_every
         self.timings = timings
-        self.main_box: np.ndarray | None = None  # single person: the box followed so far
-
-    def _detect(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
-        """Boxes per image for the model: the detector's, or None to let the model frame the image itself."""
-        if self.detector is None or not images:
-            return [None] * len(images)
-        with self.timings("detect"):
-            detections = self.detector.detect_batch(images)
-        out: list[np.ndarray | None] = []
-        for boxes, scores in detections:
-            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-            scores = np.asarray(scores, np.float32).reshape(-1)
-            keep = np.flatnonzero(scores >= self.bbox_threshold)
-            keep = keep[np.argsort(-scores[keep], kind="stable")][: self.max_people]
-            boxes, scores = boxes[keep], scores[keep]
-            if self.single_person and len(boxes):
-                i = pick_main_box(boxes, scores, self.main_box)
-                boxes = boxes[i : i + 1]
-                self.main_box = boxes[0]
-            out.append(boxes)
-        return out
-
-    def _select(self, poses: Poses) -> Poses:
-        """The people kept from a model's output (it may have found people itself, without boxes)."""
-        if self.single_person and len(poses) > 1:
-            return poses.select(pick_main_box(poses.bboxes, poses.bbox_scores, self.main_box))
-        if self.max_people is not None and len(poses) > self.max_people:
-            return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[: self.max_people])
-        return poses
 
     def _carried(self, poses: Poses, size: tuple[int, int]) -> np.ndarray:
-        boxes, _ = boxes_from_keypoints(poses.keypoints_2d, poses.scores, self.keypoint_threshold, image_size=size)
+        boxes, _ = boxes_from_keypoints(poses.keypoints_2d, poses.scores, self.framing.settings.keypoint_threshold,
+                                        image_size=size)  # fmt: skip
         return boxes
 
     def run(self, frames: list[Frame]) -> list[Poses]:
@@ -199,38 +146,40 @@ class _Estimator:
         results: list[Poses | None] = [None] * n
         for offset in range(min(self.k, n)):
             wave = list(range(offset, n, self.k))
-            boxes: dict[int, np.ndarray | None] = {}
+            people: dict[int, Any] = {}
             lost = []
             for i in wave:
-                if offset == 0:
-                    lost.append(i)
-                    continue
-                previous = results[i - 1]
+                previous = results[i - 1] if offset else None
                 h, w = images[i].shape[:2]
                 carried = self._carried(previous, (w, h)) if previous is not None else np.zeros((0, 4))
                 if len(carried):
-                    boxes[i] = carried
+                    people[i] = carried
                 else:
-                    lost.append(i)  # nobody to carry: look for people again
-            boxes.update(zip(lost, self._detect([images[i] for i in lost])))
-            todo = [i for i in wave if boxes[i] is None or len(boxes[i])]
+                    lost.append(i)  # a detection frame, or nobody left to carry: look for people again
+            with self.timings("detect"):
+                people.update(zip(lost, self.framing.detect([images[i] for i in lost])))
+            todo = [i for i in wave if people[i] is None or len(people[i][0] if isinstance(people[i], tuple)
+                                                                  else people[i])]  # fmt: skip
             if todo:
                 with self.timings("pose"):
-                    predicted = self.model.predict_batch([images[i] for i in todo], [boxes[i] for i in todo])
+                    predicted = self.framing.estimate([images[i] for i in todo], [people[i] for i in todo])
                 for i, poses in zip(todo, predicted):
-                    results[i] = self._select(poses)
+                    results[i] = poses
             for i in wave:
                 if results[i] is None:
                     h, w = images[i].shape[:2]
-                    results[i] = Poses.empty(self.model.skeleton, image_size=(w, h))
-            if self.single_person:
-                last = results[wave[-1]]
-                if len(last):
-                    self.main_box = last.bboxes[0]
+                    results[i] = Poses.empty(self.framing.model.skeleton, image_size=(w, h))
         return results  # type: ignore[return-value]
 
 
-def _expected_frames(info: VideoInfo, bounds: ReadBounds) -> int | None:
+def read_bounds(settings: Settings) -> ReadBounds:
+    """What of a video the settings read (frames, seconds, step or rate, the models' frame size)."""
+    return ReadBounds(settings.max_frames, settings.max_duration_s, settings.max_side, settings.frame_step,
+                      settings.target_fps)  # fmt: skip
+
+
+def expected_frames(info: VideoInfo, bounds: ReadBounds) -> int | None:
+    """Frames a read with ``bounds`` will give, from the container's counts (None when it does not say)."""
     frames = info.num_frames
     if frames is None and info.duration_s and info.fps:
         frames = math.ceil(info.duration_s * info.fps)
@@ -281,53 +230,35 @@ def _build_sequence(
 
 def process_video(
     path: str | os.PathLike,
-    model: PoseModel,
-    detector: PersonDetector | None = None,
+    model: PoseEstimator,
+    detector: PersonFinder | None = None,
+    settings: Settings | None = None,
     *,
-    detect_every: int = 1,
-    batch_size: int = 8,
-    single_person: bool = False,
-    smoothing: Smoothing = "one_euro",
-    smoothing_strength: float | None = None,
-    max_frames: int | None = None,
-    max_duration_s: float | None = None,
-    max_side: int | None = None,
-    stride: int = 1,
-    target_fps: float | None = None,
     limits: Limits = DEFAULT_LIMITS,
     overlay_path: str | os.PathLike | None = None,
-    overlay_max_side: int | None = 1920,
-    keypoint_threshold: float = 0.3,
-    bbox_threshold: float = 0.3,
-    max_people: int | None = None,
     max_age: int | None = None,
     progress: ProgressFn | None = None,
+    **options: Any,
 ) -> VideoResult:
     """Estimate, track and smooth the poses of the people in a video; optionally write an overlay video.
 
     Args:
         path: a video file (MP4, MOV, WebM, AVI, MKV...).
-        model: a pose estimator with ``predict_batch(images, bboxes)`` and ``skeleton`` (PoseKit, RTMPose3D).
-        detector: a person detector with ``detect_batch(images)``; None lets the model frame each detection
-            frame itself (PoseKit: the whole frame letterboxed, one person; RTMPose3D: its own detector).
-        detect_every: look for people every k frames; in between, each person's box is carried forward from
-            their keypoints in the previous frame (a frame where nobody is left is detected again).
-        batch_size: frames per model call.
-        single_person: follow one person: at detection frames the box that continues the person followed so
-            far, else the most prominent (area x score); at the end, the most prominent track over the video.
-        smoothing: ``"one_euro"`` (time-aware, light lag), ``"ema"`` (the PoseKit app's) or ``"none"``.
-        smoothing_strength: 0 (light) .. 1 (heavy); None: the method's default (One-Euro 0.5, EMA alpha 0.55).
-        max_frames, max_duration_s, max_side, stride, target_fps: what to read
-            (see :class:`~posekit.io.video.ReadBounds`); ``max_side`` bounds the frames given to the
-            models, results are still in original pixels.
+        model: a pose estimator (PoseKit, RTMPose3D).
+        detector: a person detector; None lets the model frame each detection frame itself (PoseKit: the
+            whole frame, then a crop around the person found; RTMPose3D: its own detector).
+        settings: how to process (:class:`~posekit.pipelines.settings.Settings`; default: the model's
+            defaults). Of its fields, videos use ``detect_every`` (look for people every k frames; in between,
+            each person's box is carried forward from their keypoints in the previous frame, and a frame where
+            nobody is left is detected again), ``batch_size``, ``single_person`` (at detection frames the box
+            that continues the person followed so far; at the end, the most prominent track), ``smoothing``,
+            ``smoothing_strength``, ``max_frames``, ``max_duration_s``, ``max_side``, ``frame_step``,
+            ``target_fps``, the thresholds, ``max_people``, ``min_presence`` and ``overlay_max_side``.
         limits: upload bounds, checked from the container before decoding.
         overlay_path: write the frames with skeletons and track ids here (H.264 MP4), or None.
-        overlay_max_side: bound on the overlay's longest side (None: the original size).
-        keypoint_threshold: keypoints below this score are not drawn, carried or matched.
-        bbox_threshold: detector boxes below this score are dropped.
-        max_people: keep at most this many people per detection frame (highest scores), None: all.
         max_age: frames a track survives unseen (None: about one second of frames).
         progress: called as ``progress(fraction, message)`` along the way.
+        options: fields of :class:`Settings` to change (``detect_every=5``, ``smoothing="ema"``...).
 
     Returns:
         A :class:`VideoResult`.
@@ -335,36 +266,35 @@ def process_video(
     Raises:
         VideoError: not a readable video. LimitError: over ``limits``. ValueError: a bad option.
     """
-    if detect_every < 1:
-        raise ValueError(f"detect_every: expected an integer >= 1, got {detect_every}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size}")
-    smoothing_options = smoothing_params(smoothing, smoothing_strength)
-    if max_people is not None and max_people < 1:
-        raise ValueError(f"max_people: expected an integer >= 1 or None, got {max_people}")
+    if settings is None:
+        settings = Settings(model="posekit" if model.skeleton.num_keypoints == 19 else "rtmw3d-l",
+                            detector=detector is not None)  # fmt: skip
+    settings = settings.replace(**options) if options else settings
+    smoothing = settings.smoothing_method
+    smoothing_options = smoothing_params(smoothing, settings.smoothing_strength)
     report = progress or (lambda fraction, message: None)
     timings = _Timings()
     started = time.perf_counter()
-    bounds = ReadBounds(max_frames, max_duration_s, max_side, stride, target_fps)
+    step = settings.frame_step
+    bounds = read_bounds(settings)
     reader = VideoReader(path, bounds, limits, keep_original=False)
     info = reader.info
-    fps = info.fps / stride if info.fps else None
-    if fps and target_fps:
-        fps = min(fps, target_fps)
+    fps = info.fps / step if info.fps else None
+    if fps and settings.target_fps:
+        fps = min(fps, settings.target_fps)
+    keypoint_threshold = settings.keypoint_threshold
     tracker = Tracker(
         max_age=max_age if max_age is not None else max(5, round(fps or 30)), keypoint_threshold=keypoint_threshold
     )
-    estimator = _Estimator(
-        model, detector, detect_every, single_person, keypoint_threshold, bbox_threshold, max_people, timings
-    )
-    expected = _expected_frames(info, bounds)
+    estimator = _Estimator(Framing(model, detector, settings), timings)
+    expected = expected_frames(info, bounds)
     share = 0.85 if overlay_path is not None else 0.95
     report(0.0, f"reading {Path(path).name}")
 
     poses: list[Poses] = []
     times: list[float] = []
     chunk: list[Frame] = []
-    chunk_size = batch_size * detect_every
+    chunk_size = settings.batch_size * settings.detect_every
 
     def flush() -> None:
         results = estimator.run(chunk)
@@ -391,12 +321,9 @@ def process_video(
         },
         "model": type(model).__name__,
         "detector": None if detector is None else type(detector).__name__,
-        "detect_every": detect_every,
-        "single_person": single_person,
-        "keypoint_threshold": keypoint_threshold,
     }
     sequence = _build_sequence(poses, times, model.skeleton, (info.width, info.height), fps, meta)
-    if single_person and sequence.num_people > 1:
+    if settings.single_person and sequence.num_people > 1:
         sequence = sequence.people([select_main_track(sequence, keypoint_threshold)])
     report(share, "smoothing")
     with timings("smooth"):
@@ -406,7 +333,7 @@ def process_video(
     if overlay_path is not None:
         report(share, "drawing the overlay video")
         written = _write_overlay(
-            path, Path(overlay_path), sequence, replace(bounds, max_side=overlay_max_side), limits, info,
+            path, Path(overlay_path), sequence, replace(bounds, max_side=settings.overlay_max_side), limits, info,
             keypoint_threshold, timings, lambda f: report(share + (1 - share) * f, "drawing the overlay video"),
         )  # fmt: skip
     timings["total"] = time.perf_counter() - started
@@ -450,3 +377,29 @@ def _write_overlay(
                     progress(t / total)
             with timings("encode"):
                 return writer.close()
+
+
+def run_video(
+    path: Path,
+    settings: Settings,
+    models: Models,
+    outputs: Outputs,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: ProgressFn | None = None,
+    name: str | None = None,
+) -> JobResult:
+    """The video job: probe (bounded), estimate, track, smooth, draw the overlay, write JSON and ZIP."""
+    name = name or path.name
+    # Size, pixels, duration and frame count from the container, before any model is loaded.
+    probe_video(path, limits, read_bounds(settings))
+    model, detector = models.for_job(settings)
+    overlay = outputs.path("_overlay.mp4") if settings.overlay else None
+    result = process_video(path, model, detector, settings, limits=limits, overlay_path=overlay, progress=progress)
+    seq = result.sequence
+    source = {**seq.meta.get("source", {}), "kind": "video", "file": name, "timings_s": result.timings}
+    files = {"overlay": result.overlay_path} if result.overlay_path is not None else {}
+    written = write_results(seq, source, settings, models, outputs, files)
+    details = {"frames_per_second": result.frames_per_second, "width": result.info.width,
+               "height": result.info.height}  # fmt: skip
+    return JobResult("video", name, written.document, seq, written.files, list(result.warnings),
+                     result.timings.get("total", 0.0), details)  # fmt: skip

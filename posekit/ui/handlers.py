@@ -1,49 +1,46 @@
-"""The app's actions, as thin functions over the library: validate the upload (bounds first, before any
-decoding), decode once to BGR, run the model, and produce the overlay, the 3D figure, a summary and the
+"""The app's actions, as thin functions over :mod:`posekit.pipelines`: check the upload and the settings (bounds
+first, before any decoding), run the job, and show its results: the overlay, the 3D figure, a summary and the
 result files.
 
-Each public handler returns ``(overlay, figure, summary, json_path, zip_path)`` and raises only
-``gr.Error`` with a message meant for people (never a traceback). Inference runs in
-:mod:`posekit.ui.inference`, the only functions that ask ZeroGPU for a GPU; a take's playback needs none.
+Each public handler returns ``(overlay, figure, summary, json_path, zip_path)`` and raises only ``gr.Error``
+with a message meant for people (never a traceback, never a server path). The work runs in
+:func:`posekit.ui.inference.run_job`, the only function that asks ZeroGPU for a GPU; a take's playback needs
+none.
 """
 
 from __future__ import annotations
 
+import html
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import cv2
 import gradio as gr
 import plotly.graph_objects as go
 
-from posekit.io import export
-from posekit.io.captures.open import open_capture
-from posekit.io.images import read_image
-from posekit.io.takes import load_take, save_take
-from posekit.io.video import ReadBounds, VideoReader
+from posekit.io.video import probe_video
 from posekit.limits import Limits
-from posekit.poses import Poses
-from posekit.processing.depth_sampler import DEPTH_MODES
+from posekit.pipelines import JobResult, ModelUnavailableError, Settings, run_file
+from posekit.pipelines.settings import SMOOTHING_LABELS
+from posekit.pipelines.video import expected_frames, read_bounds
 from posekit.sequence import PoseSequence
-from posekit.skeletons import POSEKIT_COCO17_2
 from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
-from posekit.ui.inference import Progress, capture_frames, infer_capture, infer_image, infer_video
-from posekit.ui.models import ModelRegistry, ModelUnavailableError
-from posekit.ui.settings import SMOOTHING_NAMES, Settings, Temporal
+from posekit.ui.inference import Progress, run_job
+from posekit.ui.models import ModelRegistry, model_id
 from posekit.viz import plot3d
-from posekit.viz.drawing import draw_poses
 
 log = logging.getLogger(__name__)
 
-Outputs = tuple[str | None, go.Figure, str, str, str]
+Outputs = tuple[str | None, go.Figure | None, str, str | None, str | None]
 
 MAX_PLOT_FRAMES = 60
 """Frames in a 3D animation (evenly spaced): keeps the page smooth; the downloads keep every frame."""
+INFERENCE_MAX_SIDE = 1920
+"""Frames above it are downscaled for the models (results stay in original pixels)."""
+OVERLAY_MAX_SIDE = 1280
+"""The overlay video plays in a browser tab: HD is enough."""
 
 SPACE_TEXT = {
     "model": "**model-relative**: RTMW3D's root-relative 3D placed at a nominal depth (5.1 m) with nominal "
@@ -57,13 +54,15 @@ SPACE_TEXT = {
 
 @contextmanager
 def friendly_errors(what: str) -> Iterator[None]:
-    """Turn any failure into ``gr.Error`` with a readable message; log unexpected ones with their traceback."""
+    """Turn any failure into ``gr.Error`` with a readable, escaped message; an expected rejection is logged in
+    one line, an unexpected one with its traceback."""
     try:
         yield
     except gr.Error:
         raise
     except (ValueError, FileNotFoundError, ModelUnavailableError) as exc:  # LimitError, ImageError... too
-        raise gr.Error(str(exc), title=f"Could not process the {what}") from None
+        log.info("refused %s: %s", what, exc)
+        raise gr.Error(html.escape(str(exc), quote=False), title=f"Could not process the {what}") from None
     except MemoryError:
         raise gr.Error(f"Out of memory while processing the {what}: try a smaller or shorter file.") from None
     except Exception as exc:
@@ -79,6 +78,27 @@ def friendly_errors(what: str) -> Iterator[None]:
         ) from None
 
 
+def app_settings(
+    model: str,
+    box_threshold: float | None = None,
+    keypoint_threshold: float | None = None,
+    single_person: bool = False,
+    **sequence: object,
+) -> Settings:
+    """The :class:`~posekit.pipelines.settings.Settings` of a request: the app's choices on the library's
+    defaults, plus the app's bounds on frame size and overlay size. Raises ``ValueError`` naming a bad value."""
+    return Settings(
+        model=model_id(model),
+        bbox_threshold=box_threshold,
+        keypoint_threshold=keypoint_threshold,
+        single_person=single_person,
+        max_side=INFERENCE_MAX_SIDE,
+        overlay_max_side=OVERLAY_MAX_SIDE,
+        zip=True,
+        **sequence,  # type: ignore[arg-type]
+    )
+
+
 @dataclass
 class App:
     """The handlers with what they share: the models, the upload bounds and the output folders."""
@@ -92,8 +112,8 @@ class App:
         self,
         image: str | None,
         model: str,
-        box_threshold: float = 0.5,
-        keypoint_threshold: float = 0.3,
+        box_threshold: float | None = None,
+        keypoint_threshold: float | None = None,
         single_person: bool = False,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects it
     ) -> Outputs:
@@ -101,37 +121,27 @@ class App:
         with friendly_errors("image"):
             if not image:
                 raise ValueError("Upload an image, take a webcam snapshot or pick an example first.")
-            settings = Settings(model, box_threshold, keypoint_threshold, single_person)
+            settings = app_settings(model, box_threshold, keypoint_threshold, single_person)
             check_image_upload(image, self.limits)
-            progress(0.1, desc="Loading the model")
-            loaded = self.registry.get(settings.model)
-            bgr = read_image(image, max_pixels=self.limits.max_image_pixels)  # the one decode, to BGR
-            progress(0.3, desc="Finding people")
-            start = time.perf_counter()
-            poses = infer_image(loaded, bgr, settings)
-            seconds = time.perf_counter() - start
-            progress(0.8, desc="Drawing")
-            out = self.workdirs.new("image")
-            overlay = out / "overlay.jpg"
-            cv2.imwrite(str(overlay), draw_poses(bgr, poses, settings.keypoint_threshold))
+            self._load(model, progress)
+            result = self._run(image, settings, "image", 1)
+            poses = result.result
             figure = plot3d.pose_figure(poses, settings.keypoint_threshold)
-            source = {"kind": "image", "name": Path(image).name, "image_size": [bgr.shape[1], bgr.shape[0]]}
-            document = export.result_document(poses, _model_id(settings.model), source)
+            w, h = result.document["source"]["width"], result.document["source"]["height"]
             summary = _summary(
-                f"**{_people(len(poses))}** found in a {bgr.shape[1]}×{bgr.shape[0]} image by {settings.model} "
-                f"in {seconds:.2f} s on {self.registry.device.upper()}.",
+                f"**{_people(len(poses))}** found in a {w}×{h} image by {model} ({_how(settings)}) in "
+                f"{result.seconds:.2f} s on {self.registry.device.upper()}.",
                 poses.space_3d,
             )
-            json_path, zip_path = self._write(out, document, poses, {"overlay.jpg": overlay}, _take_writer(poses))
-            return str(overlay), figure, summary, json_path, zip_path
+            return _files(result, figure, summary)
 
     # ---- Video -------------------------------------------------------------------------------------------
     def video(
         self,
         video: str | None,
         model: str,
-        box_threshold: float = 0.5,
-        keypoint_threshold: float = 0.3,
+        box_threshold: float | None = None,
+        keypoint_threshold: float | None = None,
         single_person: bool = False,
         smoothing: str = "one_euro",
         smoothing_strength: float = 0.5,
@@ -143,42 +153,32 @@ class App:
         with friendly_errors("video"):
             if not video:
                 raise ValueError("Upload a video or pick an example first.")
-            settings = Settings(model, box_threshold, keypoint_threshold, single_person)
-            timing = Temporal(smoothing, smoothing_strength, max_duration_s, frame_step)
+            settings = app_settings(model, box_threshold, keypoint_threshold, single_person, smoothing=smoothing,
+                                    smoothing_strength=smoothing_strength, max_duration_s=max_duration_s,
+                                    frame_step=frame_step)  # fmt: skip
             # Size, pixels, duration and frame count from the container, before the model and the decoding.
-            bounds = ReadBounds(max_duration_s=timing.max_duration_s, stride=timing.frame_step)
-            info = VideoReader(video, bounds, self.limits, keep_original=False).info
-            expected = timing.expected_frames(info.num_frames, info.fps, info.duration_s, self.limits)
-            loaded = self.registry.get(settings.model)
-            out = self.workdirs.new("video")
-            start = time.perf_counter()
-            result = infer_video(loaded, video, settings, timing, self.limits, out / "overlay.mp4",
-                                 expected_frames=expected, progress=Progress())  # fmt: skip
-            seconds = time.perf_counter() - start
-            seq = result.sequence
+            info = probe_video(video, self.limits, read_bounds(settings))
+            expected = expected_frames(info, read_bounds(settings)) or self.limits.max_frames
+            self._load(model, progress)
+            result = self._run(video, settings, "video", expected)
+            seq = result.result
             figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES)
-            notes = [_plot_note(seq.num_frames), *[f"⚠️ {w}" for w in result.warnings]]
             summary = _summary(
-                f"**{_people(seq.num_people)}** tracked over **{seq.num_frames} frames** "
-                f"({_span(seq)} of a {info.width}×{info.height} video) by {settings.model} in {seconds:.1f} s on "
-                f"{self.registry.device.upper()}; smoothing: {SMOOTHING_NAMES[timing.smoothing]}.",
+                f"**{_people(seq.num_people)}** tracked over **{seq.num_frames} frames** ({_span(seq)} of a "
+                f"{info.width}×{info.height} video) by {model} ({_how(settings)}) in {result.seconds:.1f} s on "
+                f"{self.registry.device.upper()}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
                 seq.space_3d,
-                notes,
+                [_plot_note(seq.num_frames), *[f"⚠️ {html.escape(w)}" for w in result.warnings]],
             )
-            source = {"kind": "video", "name": Path(video).name, **timing.to_dict()}
-            document = export.result_document(seq, _model_id(settings.model), source)
-            overlay = result.overlay_path
-            files = {"overlay.mp4": overlay} if overlay else {}
-            json_path, zip_path = self._write(out, document, seq, files, _take_writer(seq))
-            return (str(overlay) if overlay else None), figure, summary, json_path, zip_path
+            return _files(result, figure, summary)
 
     # ---- iPhone take or RGB-D capture ----------------------------------------------------------------------
     def rgbd(
         self,
         file: str | None,
         model: str,
-        box_threshold: float = 0.5,
-        keypoint_threshold: float = 0.3,
+        box_threshold: float | None = None,
+        keypoint_threshold: float | None = None,
         single_person: bool = False,
         smoothing: str = "one_euro",
         smoothing_strength: float = 0.5,
@@ -191,88 +191,88 @@ class App:
         with friendly_errors("upload"):
             if not file:
                 raise ValueError("Upload a PoseKit take or an RGB-D capture, or pick an example first.")
-            settings = Settings(model, box_threshold, keypoint_threshold, single_person)
-            timing = Temporal(smoothing, smoothing_strength, max_duration_s, frame_step)
-            if depth_mode not in DEPTH_MODES:
-                raise ValueError(f"depth mode: expected one of {list(DEPTH_MODES)}, got {depth_mode!r}")
+            settings = app_settings(model, box_threshold, keypoint_threshold, single_person, smoothing=smoothing,
+                                    smoothing_strength=smoothing_strength, max_duration_s=max_duration_s,
+                                    frame_step=frame_step, depth_mode=depth_mode)  # fmt: skip
             if rgbd_kind(file, self.limits) == "take":
-                return self._take(file, settings)
-            progress(0.0, desc="Opening the capture")
-            return self._capture(file, settings, timing, depth_mode)
+                return self._take(file, settings, progress)
+            return self._capture(file, settings, model, progress)
 
-    def _take(self, file: str, settings: Settings) -> Outputs:
+    def _take(self, file: str, settings: Settings, progress: gr.Progress) -> Outputs:
         """Play a take back as the phone recorded it: its own 3D, no model, no GPU, no network."""
-        seq = load_take(file, self.limits)
+        progress(0.1, desc="Reading the take")
+        result = run_file(file, settings, self.registry.models, self.workdirs.new("take"), _stem(file), "take",
+                          self.limits, Progress(), Path(file).name)  # fmt: skip
+        seq = result.result
+        progress(0.6, desc="Drawing the 3D playback")
         figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
         meta = seq.meta
-        device = f" on {meta['deviceModel']}" if meta.get("deviceModel") else ""
+        device = f" on {html.escape(str(meta['deviceModel']))}" if meta.get("deviceModel") else ""
         summary = _summary(
             f"**iPhone take** recorded{device}: **{seq.num_frames} frames** ({_span(seq)}), "
             f"{_people(int(seq.present.any(axis=0).sum()))}; played back as recorded (no model run, and no "
-            "smoothing added: the phone already smoothed it).",
+            "smoothing added: the phone already smoothed it). A take holds poses only, so there is no overlay.",
             seq.space_3d,
-            [_plot_note(seq.num_frames), "A take holds poses only (no images), so there is no overlay video."],
+            [_plot_note(seq.num_frames)],
         )
-        out = self.workdirs.new("take")
-        source = {"kind": "iphone-take", "name": Path(file).name}
-        document = export.result_document(seq, "iphone-take", source)
-        json_path, zip_path = self._write(out, document, seq, {}, _take_writer(seq))
-        return None, figure, summary, json_path, zip_path
+        return _files(result, figure, summary)
 
-    def _capture(self, file: str, settings: Settings, timing: Temporal, depth_mode: str) -> Outputs:
+    def _capture(self, file: str, settings: Settings, model: str, progress: gr.Progress) -> Outputs:
         """Run the chosen model on the colour frames and lift the main person to metric 3D with the depth."""
+        from posekit.io.captures.open import open_capture
+        from posekit.pipelines.capture import capture_frame_count
+
+        progress(0.0, desc="Opening the capture")
         with open_capture(file, self.limits) as capture:  # format, frames, duration, pixels: before decoding
             info = capture.info
-            count = capture_frames(info.num_frames, info.fps, timing)
-        expected = len(range(0, count, timing.frame_step))
-        loaded = self.registry.get(settings.model)
-        out = self.workdirs.new("capture")
-        start = time.perf_counter()
-        seq, overlay = infer_capture(loaded, file, settings, timing, depth_mode, self.limits, out / "overlay.mp4",
-                                     expected_frames=expected, progress=Progress())  # fmt: skip
-        seconds = time.perf_counter() - start
+            count = capture_frame_count(capture, settings)
+        self._load(model, progress)
+        result = self._run(file, settings, "capture", len(range(0, count, settings.frame_step)))
+        seq = result.result
         figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
         found = int(seq.present[:, 0].sum()) if seq.num_people else 0
+        depth = "×".join(map(str, info.depth_size)) if info.depth_size else "none"
         summary = _summary(
             f"**{info.format} capture**: the main person found in **{found} of {seq.num_frames} frames** "
-            f"({_span(seq)}, {info.color_size[0]}×{info.color_size[1]} colour, depth "
-            f"{'×'.join(map(str, info.depth_size)) if info.depth_size else 'none'}) by {settings.model} in "
-            f"{seconds:.1f} s on {self.registry.device.upper()}; depth confidence: {depth_mode}; smoothing: "
-            f"{SMOOTHING_NAMES[timing.smoothing]}.",
+            f"({_span(seq)}, {info.color_size[0]}×{info.color_size[1]} colour, depth {depth}) by {model} "
+            f"({_how(settings)}) in {result.seconds:.1f} s on {self.registry.device.upper()}; depth confidence: "
+            f"{settings.depth_mode}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
             seq.space_3d,
-            [_plot_note(seq.num_frames), seq.meta.get("3d", {}).get("keypoints_3d", "")],
+            [_plot_note(seq.num_frames)],
         )
-        source = {"kind": "rgbd-capture", "name": Path(file).name, "format": info.format, "depth_mode": depth_mode,
-                  **timing.to_dict()}  # fmt: skip
-        document = export.result_document(seq, _model_id(settings.model), source)
-        json_path, zip_path = self._write(out, document, seq, {"overlay.mp4": overlay}, _take_writer(seq))
-        return str(overlay), figure, summary, json_path, zip_path
+        return _files(result, figure, summary)
 
     # ---- Shared ------------------------------------------------------------------------------------------
-    def _write(
-        self,
-        out: Path,
-        document: dict[str, Any],
-        result: Poses | PoseSequence,
-        files: dict[str, Path],
-        writers: dict[str, Callable[[Path], Any]] | None = None,
-    ) -> tuple[str, str]:
-        json_path = export.write_json(document, out / "results.json")
-        zip_path = export.write_results_zip(out / "results.zip", document, result, files=files, writers=writers)
-        return str(json_path), str(zip_path)
+    def _load(self, model: str, progress: gr.Progress) -> None:
+        """Load the model on its first use, saying so (it then stays loaded for every later request)."""
+        if not self.registry.loaded(model):
+            progress(0.02, desc=f"Loading the {model} model (first use; it then stays loaded)")
+            self.registry.load(model)
+
+    def _run(self, path: str, settings: Settings, kind: str, expected: int) -> JobResult:
+        out = self.workdirs.new(kind)
+        return run_job(self.registry, path, settings, str(out), _stem(path), kind, self.limits, Path(path).name,
+                       expected_frames=expected)  # fmt: skip
 
 
-def _take_writer(result: Poses | PoseSequence) -> dict[str, Callable[[Path], Any]] | None:
-    """An app-compatible take for the ZIP, named as the app names its exports: for PoseKit-schema results, and
-    for RGB-D captures (whose metric 3D maps to the app's joints); not for RTMW3D's model-relative 3D, which
-    the app would show as if measured."""
-    if result.skeleton.name != POSEKIT_COCO17_2.name and result.space_3d != "metric_depth":
-        return None
-    seq = result if isinstance(result, PoseSequence) else PoseSequence.from_frames([result], [0.0])
-    if seq.num_people == 0:
-        return None
-    name = time.strftime("PoseTake_%Y-%m-%dT%H%M%SZ.zip", time.gmtime())
-    return {f"take/{name}": lambda path: save_take(seq, path, "zip")}
+def _stem(path: str) -> str:
+    """The results' file names: the upload's own name, kept to safe characters."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(path).stem)[:80].strip("._")
+    return stem or "results"
+
+
+def _files(result: JobResult, figure: go.Figure, summary: str) -> Outputs:
+    overlay = result.files.get("overlay")
+    zipped = result.files.get("zip")
+    return (str(overlay) if overlay else None), figure, summary, str(result.files["json"]), (
+        str(zipped) if zipped else None)  # fmt: skip
+
+
+def _how(settings: Settings) -> str:
+    """Which way people were found, for the summary."""
+    if settings.detector:
+        return "people found by RTMDet-M"
+    return "whole frame, one person, refined on a crop" if settings.model == "posekit" else "its own framing"
 
 
 def _span(seq: PoseSequence) -> str:
@@ -289,10 +289,6 @@ def _plot_note(num_frames: int) -> str:
     )
 
 
-def _model_id(name: str) -> str:
-    return name.lower()
-
-
 def _people(n: int) -> str:
     return "1 person" if n == 1 else f"{n} people"
 
@@ -300,3 +296,6 @@ def _people(n: int) -> str:
 def _summary(first: str, space_3d: str | None, notes: list[str] | None = None) -> str:
     lines = [first, f"3D: {SPACE_TEXT.get(space_3d, SPACE_TEXT[None])}", *[n for n in notes or [] if n]]
     return "\n\n".join(lines)
+
+
+__all__ = ["App", "app_settings", "friendly_errors"]

@@ -9,12 +9,13 @@ import gradio as gr
 
 from posekit.io.inputs import IMAGE_EXTENSIONS, RGBD_EXTENSIONS, VIDEO_EXTENSIONS
 from posekit.limits import Limits
+from posekit.pipelines.settings import MODEL_DEFAULTS
 from posekit.ui.files import APP_LIMITS, WorkDirs
 from posekit.ui.handlers import App
-from posekit.ui.models import MODEL_INFO, ModelRegistry
-from posekit.ui.settings import MAX_FRAME_STEP
+from posekit.ui.models import MODEL_INFO, ModelRegistry, model_id, on_zero_gpu
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+MAX_FRAME_STEP = 10
 QUEUE_SIZE = 32
 """Requests waiting at most: enough for a burst (the load test sends 20 at once), bounded for one GPU."""
 
@@ -50,6 +51,12 @@ def _lenient_image(component: gr.Image) -> gr.Image:
     return component
 
 
+def _model_defaults(name: str) -> tuple[float, float]:
+    """The thresholds measured for the model just chosen (see :data:`posekit.pipelines.settings.MODEL_DEFAULTS`)."""
+    defaults = MODEL_DEFAULTS[model_id(name)]
+    return defaults.bbox_threshold, defaults.keypoint_threshold
+
+
 def _examples(folder: str, suffixes: tuple[str, ...]) -> list[list[str]]:
     root = ASSETS / folder
     if not root.is_dir():
@@ -60,7 +67,7 @@ def _examples(folder: str, suffixes: tuple[str, ...]) -> list[list[str]]:
 def create_demo(
     registry: ModelRegistry | None = None,
     limits: Limits = APP_LIMITS,
-    preload: bool = True,
+    preload: bool | None = None,
     concurrency_limit: int = 1,
 ) -> gr.Blocks:
     """Build the app.
@@ -69,33 +76,36 @@ def create_demo(
         registry: the models (default: RTMW3D-L, RTMW3D-X, PoseKit from their published weights, or
             ``POSEKIT_WEIGHTS_DIR``).
         limits: upload bounds, checked before anything is decoded.
-        preload: load every model now (a model whose weights are missing shows a message instead).
+        preload: load every model before serving (a model whose weights are missing shows a message instead);
+            None: only on a ZeroGPU Space, whose GPU calls must not spend their time loading. Otherwise the page
+            is served at once and each model loads on its first request.
         concurrency_limit: inference requests run at once (one GPU: 1); the others wait in the queue.
     """
     registry = registry or ModelRegistry()
-    if preload:
+    if on_zero_gpu() if preload is None else preload:
         registry.preload()
     app = App(registry, limits, WorkDirs())
     names = list(registry.names)
 
     with gr.Blocks(title="posekit: 2D and 3D human pose", delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
-        gr.Markdown(registry.status_markdown(), elem_id="model-status")
+        gr.Markdown(registry.status_markdown(), elem_id="model-status", visible=bool(registry.status_markdown()))
         model = gr.Radio(
             names, value=names[0], label="Model",
             info=" · ".join(f"{n}: {MODEL_INFO[n]}" for n in names if n in MODEL_INFO),
         )  # fmt: skip
         with gr.Accordion("Settings", open=False):
             with gr.Row():
+                first = MODEL_DEFAULTS[model_id(names[0])]
                 box_threshold = gr.Slider(
-                    0.05, 0.95, value=0.5, step=0.05, label="Box threshold",
+                    0.05, 0.95, value=first.bbox_threshold, step=0.05, label="Box threshold",
                     info="Person detector score a box needs: higher finds fewer, surer people.",
                 )  # fmt: skip
                 keypoint_threshold = gr.Slider(
-                    0.0, 1.0, value=0.3, step=0.05, label="Keypoint threshold",
+                    0.0, 1.0, value=first.keypoint_threshold, step=0.01, label="Keypoint threshold",
                     info="Joints scored below it are hidden in the overlay and the 3D view (the downloads keep "
-                    "them, with their scores). 0.3 is the iPhone app's default; PoseKit's heatmap scores run "
-                    "lower than RTMW3D's, so try 0.1 to see more of its joints.",
+                    "them, with their scores). Each model sets its own measured default when chosen: RTMW3D "
+                    "0.3; PoseKit 0.1, as its scores run lower (median 0.19 on visible joints).",
                 )  # fmt: skip
                 single_person = gr.Checkbox(
                     value=False, label="Single person",
@@ -130,6 +140,8 @@ def create_demo(
                     info="Process every n-th frame: 2 halves the work (and the overlay's frame rate).",
                 )  # fmt: skip
         common = [model, box_threshold, keypoint_threshold, single_person]
+        model.change(_model_defaults, [model], [box_threshold, keypoint_threshold], api_visibility="private",
+                     queue=False)  # fmt: skip
         temporal = [smoothing, smoothing_strength]
         bounds = [max_duration_s, frame_step]
 

@@ -2,7 +2,6 @@ import zipfile
 
 import pytest
 
-from posekit import cli
 from posekit.io.inputs import (
     IMAGE_EXTENSIONS,
     RGBD_EXTENSIONS,
@@ -11,6 +10,7 @@ from posekit.io.inputs import (
     file_kind,
 )
 from posekit.limits import LimitError, Limits
+from posekit.pipelines import input_jobs
 
 
 def _zip(path, members):
@@ -69,7 +69,7 @@ def test_cli_and_app_share_the_rule(tmp_path):
         else:
             path.write_bytes(b"")
         kind = file_kind(path)
-        assert cli.input_kind(path) == kind
+        assert input_jobs(path) == [(path, kind)]
         if suffix in RGBD_EXTENSIONS:
             assert rgbd_kind(path, Limits()) == kind
         else:

@@ -24,13 +24,13 @@ from posekit.pipelines.capture import (
     SOURCE_NONE,
     fuse_model_3d,
     process_capture,
-    select_main_person,
 )
 from posekit.poses import Poses
 from posekit.processing.canonical import canonicalize
+from posekit.processing.people import pick_main_box
 from posekit.processing.smoothing import smooth_sequence
 from posekit.processing.status import status_counts, status_messages
-from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton
+from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2
 
 SURFACE_TOLERANCE = 0.02
 ROOT_DEPTH = 5.14388
@@ -118,7 +118,7 @@ def test_smoothing_then_canonical_like_the_app(scene):
     assert np.allclose(ema.canonical_3d, canonicalize(ema.keypoints_3d, ema.scores, 0.3), equal_nan=True)
     assert np.allclose(ema.canonical_3d[:, 0, 17], 0)  # pelvis at the origin
     one_euro = process_capture(SceneCapture(scene), Oracle(scene), smoothing="one_euro",
-                               smoothing_params={"strength": 0.5})  # fmt: skip
+                               smoothing_strength=0.5)  # fmt: skip
     assert one_euro.meta["smoothing"] == {"method": "one_euro", "strength": 0.5}
 
 
@@ -132,7 +132,7 @@ def test_low_scores_missing_depth_and_status(scene):
     scores = np.full(19, 0.9)
     scores[[3, 4]] = 0.1  # ears
     seq = process_capture(SceneCapture(scene, no_depth=[2]), Oracle(scene, scores=scores), smoothing="none",
-                          min_keypoint_score=0.3)  # fmt: skip
+                          keypoint_threshold=0.3)  # fmt: skip
     assert np.isnan(seq.keypoints_3d[:, 0, [3, 4]]).all() and (seq.depth_confidence[:, 0, [3, 4]] == 0).all()
     assert np.isnan(seq.keypoints_3d[2]).all() and np.isfinite(seq.keypoints_3d[3, 0, 0]).all()
     status = seq.meta["status"]
@@ -152,25 +152,26 @@ def test_nan_depth_frames_are_frames_without_depth_and_all_nan_is_refused(scene)
 def test_main_person_and_empty_frames(scene):
     progress = []
     seq = process_capture(SceneCapture(scene), Oracle(scene, extra_person=True, nobody=[1]), smoothing="none",
-                          progress=lambda done, total: progress.append((done, total)))  # fmt: skip
-    assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
+                          progress=lambda fraction, message: progress.append((fraction, message)))  # fmt: skip
+    assert progress == [(n / 4, f"poses and depth: frame {n} of 4") for n in (1, 2, 3, 4)]
     assert np.allclose(seq.keypoints_2d[0, 0], scene.joints_2d[0], atol=1e-4)  # the big person, not the small one
     assert np.isnan(seq.keypoints_2d[1]).all() and (seq.scores[1] == 0).all() and np.isnan(seq.bboxes[1]).all()
     assert np.allclose(seq.keypoints_2d[2, 0], scene.joints_2d[2], atol=1e-4)
 
 
-def test_select_main_person_follows_the_previous_box():
-    three = Skeleton("three", ("a", "b", "c"), (), {"body": (0, 1, 2)})
-    kp = np.array([[[0, 0], [10, 10], [5, 5]], [[50, 50], [90, 90], [70, 70]]], dtype=np.float64)
-    poses = _poses(kp, np.ones((2, 3)), three, (100, 100))
-    assert select_main_person(poses) == 1  # the larger box
-    assert select_main_person(poses, np.array([1.0, 1, 11, 11])) == 0  # the one overlapping the previous
-    assert select_main_person(Poses.empty(three)) is None
+def test_main_person_is_the_largest_box_followed_over_frames():
+    three = POSEKIT_COCO17_2
+    poses = Poses(
+        np.zeros((2, 19, 2)), np.ones((2, 19)), np.array([[0, 0, 10, 10], [20, 20, 60, 60.0]]), np.ones(2), three
+    )
+    assert pick_main_box(poses.bboxes, np.ones(2)) == 1  # the larger box
+    assert pick_main_box(poses.bboxes, np.ones(2), np.array([1.0, 1, 11, 11])) == 0  # continues the previous
+    assert pick_main_box(np.zeros((0, 4)), np.zeros(0)) == -1
 
 
 def test_step_and_limits(scene):
     oracle = Oracle(scene)
-    seq = process_capture(SceneCapture(scene), oracle, step=2, smoothing="none")
+    seq = process_capture(SceneCapture(scene), oracle, frame_step=2, smoothing="none")
     assert seq.num_frames == 2 and seq.fps == scene.fps / 2 and oracle.calls == 2
     oracle = Oracle(scene)
     with pytest.raises(LimitError, match="frames"):

@@ -7,7 +7,7 @@ import pytest
 from generators.fake_models import FakeDetector, FakePoseModel
 from generators.videos import draw_frame
 
-from posekit.pipelines.image import estimate_image, select_people
+from posekit.pipelines.image import estimate_image
 
 FIGURES = np.array([[200, 60, 240, 160], [20, 40, 80, 200]], np.float32)  # the second one is larger
 
@@ -23,26 +23,6 @@ class ScoredDetector(FakeDetector):
 @pytest.fixture
 def image() -> np.ndarray:
     return draw_frame((320, 240), FIGURES)
-
-
-def test_select_people():
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 100, 100], [5, 5, 50, 50]], np.float32)
-    scores = np.array([0.9, 0.6, 0.3], np.float32)
-    kept, kept_scores = select_people(boxes, scores, 0.5, False)
-    np.testing.assert_array_equal(kept, boxes[:2])
-    one, _ = select_people(boxes, scores, 0.2, True)
-    np.testing.assert_array_equal(one, boxes[1:2])  # largest area x score
-    none, _ = select_people(boxes, scores, 0.95, True)
-    assert none.shape == (0, 4)
-
-
-def test_select_people_sorts_and_bounds():
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 100, 100], [5, 5, 50, 50]], np.float32)
-    kept, kept_scores = select_people(boxes, [0.3, 0.6, 0.9], 0.0, max_people=2)
-    np.testing.assert_array_equal(kept, boxes[[2, 1]])
-    np.testing.assert_array_equal(kept_scores, np.float32([0.9, 0.6]))
-    with pytest.raises(ValueError, match="one score per box"):
-        select_people(boxes, [0.5], 0.0)
 
 
 def test_estimate_image_with_a_detector(image):
@@ -61,4 +41,5 @@ def test_estimate_image_with_a_detector(image):
 def test_estimate_image_without_a_detector_lets_the_model_frame(image):
     model = FakePoseModel()
     poses = estimate_image(image, model, None, single_person=True)
-    assert len(poses) == 1 and model.boxes_given == [0]
+    # PoseKit's framing: the whole frame, then a crop around each person found there.
+    assert len(poses) == 1 and model.boxes_given == [0, 1]

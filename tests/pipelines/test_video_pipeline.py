@@ -111,7 +111,7 @@ def test_a_short_occlusion_keeps_the_id(tmp_path):
 def test_bounds_and_downscaled_inference(clips):
     clip = clips["walk"]
     model = FakePoseModel(with_3d=True)
-    result = process_video(clip.path, model, max_frames=7, stride=2, max_side=160, smoothing="none")
+    result = process_video(clip.path, model, max_frames=7, frame_step=2, max_side=160, smoothing="none")
     seq = result.sequence
     np.testing.assert_allclose(seq.timestamps, clip.times[0:14:2], atol=1e-9)
     assert seq.image_size == (320, 240) and seq.fps == pytest.approx(12.5)
@@ -172,8 +172,8 @@ def test_damaged_tail_and_not_a_video(clips, tmp_path):
 def test_bad_options_are_refused(clips):
     path = clips["walk"].path
     for kwargs, message in [({"detect_every": 0}, "detect_every"), ({"batch_size": 0}, "batch_size"),
-                            ({"smoothing": "kalman"}, "smoothing"), ({"smoothing_strength": 2.0}, "0..1"),
-                            ({"max_people": 0}, "max_people"), ({"stride": 0}, "stride")]:  # fmt: skip
+                            ({"smoothing": "kalman"}, "smoothing"), ({"smoothing_strength": 2.0}, "from 0 to 1"),
+                            ({"max_people": 0}, "max_people"), ({"frame_step": 0}, "frame_step")]:  # fmt: skip
         with pytest.raises(ValueError, match=message):
             process_video(path, FakePoseModel(), **kwargs)
 

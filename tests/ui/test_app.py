@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -31,12 +32,13 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from posekit.io.export import SCHEMA, SCHEMA_VERSION, read_result  # noqa: E402
 from posekit.io.takes import load_take  # noqa: E402
 from posekit.limits import Limits  # noqa: E402
+from posekit.pipelines import Models, Settings  # noqa: E402
 from posekit.sequence import PoseSequence  # noqa: E402
 from posekit.ui import create_demo  # noqa: E402
 from posekit.ui.files import WorkDirs, rgbd_kind  # noqa: E402
-from posekit.ui.inference import Progress, _video_gpu_seconds  # noqa: E402
-from posekit.ui.models import ModelRegistry, ModelUnavailableError  # noqa: E402
-from posekit.ui.settings import Settings, Temporal  # noqa: E402
+from posekit.ui.handlers import app_settings  # noqa: E402
+from posekit.ui.inference import gpu_seconds  # noqa: E402
+from posekit.ui.models import ModelRegistry  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TAKE = ASSETS / "rgbd" / "PoseTake_2025-01-01T120000Z.zip"
@@ -217,7 +219,7 @@ def test_capture_endpoint(served, tmp_path, model):
     data = _document(json_path)
     seq = PoseSequence.from_json(data["result"])
     k = 19 if model == "PoseKit" else 133
-    assert data["source"]["format"] == "record3d" and data["source"]["depth_mode"] == "lenient"
+    assert data["source"]["format"] == "record3d" and data["settings"]["depth_mode"] == "lenient"
     assert seq.space_3d == "metric_depth" and seq.keypoints_3d.shape == (4, 1, k, 3)
     assert np.isfinite(seq.keypoints_3d).any() and seq.image_size == (160, 120)
     assert len(_plot(plot)["frames"]) == 4 and "record3d capture" in summary and "metric, from depth" in summary
@@ -320,15 +322,17 @@ def test_app_starts_without_weights_and_replays_a_take(tmp_path, monkeypatch):
     for key, value in OFFLINE.items():
         monkeypatch.setenv(key, value)
     registry = ModelRegistry(device="cpu")
+    start = time.perf_counter()
     demo, client = _serve(tmp_path, registry=registry)
     try:
-        assert all(message for message in registry.status().values())  # every model unavailable
-        assert "unavailable" in registry.status_markdown()
+        assert time.perf_counter() - start < 10  # the page first: no model is loaded before serving
+        assert registry.status_markdown() == "" and set(registry.status().values()) == {"not loaded yet"}
         _, plot, summary, json_path, _ = client.predict(handle_file(TAKE), "PoseKit", api_name="/rgbd")
         assert len(_plot(plot)["frames"]) == 60 and _document(json_path)["model"] == "iphone-take"
         message = _error(client, handle_file(ASSETS / "images" / "coco_000000000785.jpg"), "PoseKit",
                          api_name="/image")  # fmt: skip
-        assert "PoseKit model is unavailable" in message
+        assert "PoseKit model is unavailable" in message and "pkmodel.mlmodelc" in message
+        assert "PoseKit** is unavailable" in registry.status_markdown()
     finally:
         demo.close()
 
@@ -336,15 +340,19 @@ def test_app_starts_without_weights_and_replays_a_take(tmp_path, monkeypatch):
 # ---- Pieces, without a server ------------------------------------------------------------------------------
 
 
-def test_settings_validation():
-    with pytest.raises(ValueError, match="box threshold"):
-        Settings("PoseKit", box_threshold=1.5)
-    with pytest.raises(ValueError, match="frame step"):
-        Temporal(frame_step=0)
-    with pytest.raises(ValueError, match="duration"):
-        Temporal(max_duration_s=0)
-    assert Temporal(frame_step=3.0).frame_step == 3
-    assert Temporal(max_duration_s=2.0, frame_step=2).expected_frames(100, 30.0, 3.3, LIMITS) == 30
+def test_settings_validation_says_what_was_expected():
+    with pytest.raises(ValueError, match="bbox_threshold: expected a number from 0 to 1, got 1.5"):
+        app_settings("PoseKit", box_threshold=1.5)
+    with pytest.raises(ValueError, match="bbox_threshold: expected a number from 0 to 1, got 'abc'"):
+        app_settings("PoseKit", box_threshold="abc")
+    with pytest.raises(ValueError, match="frame_step"):
+        app_settings("PoseKit", frame_step=0)
+    with pytest.raises(ValueError, match="max_duration_s"):
+        app_settings("PoseKit", max_duration_s=0)
+    with pytest.raises(ValueError, match="model: expected one of RTMW3D-L, RTMW3D-X, PoseKit, got 'OpenPose'"):
+        app_settings("OpenPose")
+    assert app_settings("PoseKit", frame_step=3.0).frame_step == 3
+    assert app_settings("PoseKit").keypoint_threshold == 0.1 and app_settings("RTMW3D-L").keypoint_threshold == 0.3
 
 
 def test_rgbd_kind(tmp_path):
@@ -374,33 +382,37 @@ def test_workdirs_purge_old_folders(tmp_path):
 def test_registry_reports_and_retries():
     calls = []
 
-    def flaky(device):
-        calls.append(device)
+    def flaky(name, device, precision, compile):
+        calls.append(name)
         if len(calls) == 1:
             raise FileNotFoundError("rtmw3d-l.pth is missing")
         return object()
 
-    registry = ModelRegistry({"RTMW3D-L": flaky}, detector_loader=lambda device: "detector", device="cpu")
-    assert registry.preload() == {"RTMW3D-L": "FileNotFoundError: rtmw3d-l.pth is missing"}
+    models = Models("cpu", estimator_loader=flaky, detector_loader=lambda *args: "detector")
+    registry = ModelRegistry(models, names=("RTMW3D-L",))
+    assert registry.preload() == {"RTMW3D-L": "rtmw3d-l.pth is missing"}
     assert "RTMW3D-L** is unavailable" in registry.status_markdown()
-    loaded = registry.get("RTMW3D-L")  # the weights appeared: the next request loads it
-    assert loaded.detector == "detector" and registry.status_markdown() == ""
-    with pytest.raises(ModelUnavailableError, match="unknown model"):
-        registry.get("nope")
+    registry.load("RTMW3D-L")  # the weights appeared: the next request loads it
+    assert models.detector() == "detector" and registry.status_markdown() == ""
+    with pytest.raises(ValueError, match="expected one of"):
+        registry.load("nope")
 
 
 def test_gpu_handler_arguments_pickle_light():
-    """ZeroGPU pickles a GPU handler's arguments into a forked worker: a model must travel as a reference."""
+    """ZeroGPU pickles a GPU handler's arguments into a forked worker: the models must travel as a reference."""
     estimator = np.zeros(10_000_000, np.uint8)  # stands in for hundreds of megabytes of weights
-    registry = ModelRegistry({"PoseKit": lambda device: estimator}, detector_loader=lambda d: "det", device="cpu")
-    loaded = registry.get("PoseKit")
-    args = (loaded, "clip.mp4", Settings("PoseKit"), Temporal(), LIMITS, Path("overlay.mp4"))
-    data = pickle.dumps((args, {"expected_frames": 90, "progress": Progress()}))
+    models = Models("cpu", estimator_loader=lambda *args: estimator, detector_loader=lambda *args: "det")
+    registry = ModelRegistry(models)
+    registry.load("PoseKit")
+    settings = Settings(model="posekit")
+    args = (registry, "clip.mp4", settings, "/tmp/out", "clip", "video", LIMITS, "clip.mp4")
+    data = pickle.dumps((args, {"expected_frames": 90}))
     assert len(data) < 10_000
     (back, kwargs) = pickle.loads(data)
-    assert back[0] is loaded and back[2:5] == args[2:5] and kwargs["expected_frames"] == 90
-    assert _video_gpu_seconds(*args, expected_frames=90) == int(20 + 90 * 0.04)
-    assert _video_gpu_seconds(*args, expected_frames=100_000) == 240
+    assert back[0] is registry and back[2:7] == args[2:7] and kwargs["expected_frames"] == 90
+    assert gpu_seconds(*args, expected_frames=90) == int(20 + 90 * 0.04)
+    assert gpu_seconds(*args, expected_frames=100_000) == 240
+    assert gpu_seconds(*args, expected_frames=1) == 20
 
 
 def test_gpu_decorator_asks_zero_gpu_for_the_duration(monkeypatch):
@@ -423,8 +435,8 @@ def test_gpu_decorator_asks_zero_gpu_for_the_duration(monkeypatch):
     monkeypatch.setattr(gpu_module, "spaces", None)
     assert gpu_module.gpu(20)(handler) is handler  # without the spaces package: unchanged
     monkeypatch.setattr(gpu_module, "spaces", FakeSpaces)
-    assert gpu_module.gpu(_video_gpu_seconds)(handler)(3) == 3
-    assert requested == [(_video_gpu_seconds, "handler")]
+    assert gpu_module.gpu(gpu_seconds)(handler)(3) == 3
+    assert requested == [(gpu_seconds, "handler")]
 
 
 def test_friendly_errors_never_show_a_traceback():
