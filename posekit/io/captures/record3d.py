@@ -26,6 +26,7 @@ from posekit.io.captures import _io
 from posekit.io.captures.base import CaptureError, CaptureInfo
 from posekit.io.captures.exr import exr_size, read_exr_channel
 from posekit.io.captures.lzfse import declared_size, decompress_exact
+from posekit.limits import check_fps
 
 R3D = "Record3D .r3d"
 R3D_EXR = "Record3D EXR + JPG export"
@@ -35,9 +36,16 @@ def _number(meta: dict[str, Any], key: str, what: str, required: bool = True) ->
     value = meta.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CaptureError(f"{what}: expected a positive number for metadata key {key!r}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value <= 0:
+        raise CaptureError(f"{what}: expected a positive number for metadata key {key!r}, got {str(value)[:40]}")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _size(meta: dict[str, Any], wkey: str, hkey: str, what: str) -> tuple[int, int] | None:
@@ -52,7 +60,7 @@ def _size(meta: dict[str, Any], wkey: str, hkey: str, what: str) -> tuple[int, i
 def _intrinsics_from_k(k: Any, what: str) -> Intrinsics:
     """Record3D's ``K`` is a column-major 3x3 (``reshape(3, 3).T``): fx, fy, cx, cy at 0, 4, 6, 7."""
     if not isinstance(k, list) or len(k) != 9:
-        raise CaptureError(f"{what}: expected metadata 'K' to be a list of 9 numbers (a 3x3 matrix), got {k!r:.80}")
+        raise CaptureError(f"{what}: expected metadata 'K' to be a list of 9 numbers (a 3x3 matrix), got {str(k)[:80]}")
     return _io.positive_intrinsics([k[0], k[4], k[6], k[7]], what)
 
 
@@ -67,7 +75,8 @@ class _Record3DBase(_io.SourceCapture):
         self.meta_color_size = _size(meta, "w", "h", what)
         if self.meta_color_size is None:
             raise CaptureError(f"{what}: metadata lacks the colour size 'w' and 'h'")
-        self.fps = _number(meta, "fps", what, required=False) or video_fps
+        fps = meta.get("fps")
+        self.fps = video_fps if fps is None else check_fps(fps, f"{what}: metadata 'fps'", CaptureError)
         self.base_intrinsics = _intrinsics_from_k(meta.get("K"), what)
         coeffs = meta.get("perFrameIntrinsicCoeffs")
         self.per_frame: list[Intrinsics] | None = None
