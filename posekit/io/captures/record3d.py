@@ -140,7 +140,7 @@ class Record3DCapture(_Record3DBase):
     Raises:
         CaptureError: a missing or malformed member, or colour, depth and confidence counts that differ.
         LimitError: over a bound.
-        ImportError: ``pyliblzfse`` is missing (when frames are read).
+        ImportError: no LZFSE binding (``pip install lzfse``) when frames are read.
     """
 
     format = "record3d"
