@@ -74,6 +74,12 @@ class SafeZip:
                 f"{self.path.name}: expected an archive without passwords, {len(locked)} members are encrypted: "
                 f"{locked[:3]}"
             )
+        if infos and min(i.header_offset for i in infos) != 0:
+            self._zip.close()
+            raise ArchiveError(
+                f"{self.path.name}: expected a ZIP archive, got other data before its first member "
+                "(a self-extracting or polyglot file)"
+            )
         self._infos = {i.filename: i for i in infos if not i.is_dir()}
         self._inflated = 0
 
@@ -133,6 +139,16 @@ class SafeZip:
         cap = budget if max_bytes is None else min(budget, max_bytes)
         # Small members may compress extremely well (an empty depth map); only large inflation is a bomb.
         ratio_cap = max(int(info.compress_size * self.limits.max_compression_ratio), 32 * 1024**2)
+        # A declared size can only understate (zipfile stops at it), so one over a cap is refused unread.
+        if info.file_size > cap:
+            raise LimitError(
+                f"{self.path.name}:{name}: inflates past the limit of {cap:,} bytes (its header declares "
+                f"{info.file_size:,})"
+            )
+        if info.file_size > ratio_cap:
+            raise LimitError(
+                f"{self.path.name}:{name}: compression ratio over {self.limits.max_compression_ratio:g} (a zip bomb?)"
+            )
         chunks, total = [], 0
         with self._open_raw(name, info) as f:
             while chunk := self._chunk(f, name):
