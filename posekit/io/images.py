@@ -99,6 +99,8 @@ def image_header(source: str | os.PathLike | bytes, what: str | None = None) -> 
         from posekit.io.video import describe_content
 
         got = describe_content(head)
+        if got.removeprefix("a ").removesuffix(" image") in ("JPEG", "PNG", "WebP", "BMP", "TIFF"):
+            got = "a damaged or truncated " + got.removeprefix("a ")
         detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({error_reason(exc)})"
         raise ImageError(f"{what}: expected {EXPECTED_IMAGE}, got {got}{detail}") from None
     return int(width), int(height), fmt

@@ -258,7 +258,7 @@ _SIGNATURES = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF file that is not an AVI (a WAV or WebP?)"),
+    (b"RIFF", "a RIFF file that is not an AVI"),
     (b"BM", "a BMP image"),
     (b"II*\x00", "a TIFF image"),
     (b"MM\x00*", "a TIFF image"),
@@ -268,6 +268,7 @@ _SIGNATURES = (
     (b"\x1f\x8b", "a gzip file"),
     (b"G", "an MPEG transport stream (.ts) or other data; convert it to MP4"),
 )
+_RIFF_KINDS = {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file", b"AVI ": "an AVI video"}
 _TEXT_KINDS = (
     ("#EXTM3U", "an HLS playlist"),
     ("#EXT", "an HLS playlist"),
@@ -286,6 +287,8 @@ def describe_content(head: bytes) -> str:
     Never quotes more than a short, path-free start of the file."""
     if not head:
         return "an empty file (0 bytes)"
+    if head.startswith(b"RIFF") and head[8:12] in _RIFF_KINDS:
+        return _RIFF_KINDS[head[8:12]]
     for magic, what in _SIGNATURES:
         if head.startswith(magic) and not (magic == b"G" and (len(head) < 189 or head[188:189] != b"G")):
             return what

@@ -256,7 +256,7 @@ def load_npy(data: bytes, what: str, limits: Limits = DEFAULT_LIMITS) -> np.ndar
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unknown .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+    except Exception as exc:  # numpy parses the header dict with Python's tokenizer: any of its errors
         raise CaptureError(
             f"{what}: expected a NumPy .npy array, its header is malformed ({error_reason(exc)})"
         ) from None

@@ -75,6 +75,7 @@ class _Record3DBase(_io.SourceCapture):
         self.meta_color_size = _size(meta, "w", "h", what)
         if self.meta_color_size is None:
             raise CaptureError(f"{what}: metadata lacks the colour size 'w' and 'h'")
+        self.limits.check_pixels(*self.meta_color_size, f"{what}: metadata 'w' x 'h'")
         fps = meta.get("fps")
         self.fps = video_fps if fps is None else check_fps(fps, f"{what}: metadata 'fps'", CaptureError)
         self.base_intrinsics = _intrinsics_from_k(meta.get("K"), what)
@@ -231,6 +232,7 @@ class Record3DExrCapture(_Record3DBase):
         self._parse_metadata(meta, n, None)
         first = _io.read_member(self.source, self.depth_members[0], R3D_EXR, _io.image_bytes_limit(self.limits))
         self.depth_size = exr_size(first, f"{R3D_EXR}: {self.depth_members[0]}")
+        self.limits.check_pixels(*self.depth_size, f"{R3D_EXR}: depth maps")
         declared = _size(meta, "dw", "dh", R3D_EXR)
         if declared is not None and declared != self.depth_size:
             raise CaptureError(f"{R3D_EXR}: metadata says depth is {declared[0]}x{declared[1]}, "
