@@ -52,7 +52,10 @@ class FolderSource:
         return name in self._files
 
     def size(self, name: str) -> int:
-        return self._file(name).stat().st_size
+        try:
+            return self._file(name).stat().st_size
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def _file(self, name: str) -> Path:
         try:
@@ -70,11 +73,17 @@ class FolderSource:
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
         self._charge(name, self.size(name), max_bytes)
-        return self._file(name).read_bytes()
+        try:
+            return self._file(name).read_bytes()
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def open(self, name: str) -> BinaryIO:
         self._charge(name, self.size(name), None)
-        return self._file(name).open("rb")
+        try:
+            return self._file(name).open("rb")
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def close(self) -> None:
         """Nothing is held open between reads."""
