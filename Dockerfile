@@ -17,12 +17,8 @@ RUN pip install "torch>=2.4" --index-url "$TORCH_INDEX"
 
 WORKDIR /app
 COPY requirements.txt ./
-# pyliblzfse (Record3D depth) ships as source only: compile it, then drop the compiler.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && pip install -r requirements.txt \
-    && apt-get purge -y --auto-remove gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
+# Every requirement ships wheels (LZFSE for Record3D depth is the "lzfse" package): no compiler needed.
+RUN pip install -r requirements.txt
 
 COPY posekit ./posekit
 COPY assets ./assets

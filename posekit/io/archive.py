@@ -1,7 +1,8 @@
 """Reading ZIP uploads safely: bounded members and sizes, no path escapes, nothing extracted to disk.
 
-Every check runs on the central directory before any member is inflated, and the inflated bytes of each
-member are counted as they stream, since the sizes a ZIP declares can lie.
+Every check runs on the central directory before any member is inflated (member count, names that escape,
+names listed twice, encrypted members), and the inflated bytes of each member are counted as they stream,
+since the sizes a ZIP declares can lie.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import os
 import posixpath
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
 
-from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+from posekit.limits import DEFAULT_LIMITS, LimitError, Limits, error_reason
 
 
 class ArchiveError(ValueError):
@@ -44,8 +46,10 @@ class SafeZip:
         limits.check_file(self.path)
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise ArchiveError(f"{self.path.name}: expected a ZIP archive, could not read it ({exc})") from exc
+        except Exception as exc:  # BadZipFile, OSError, and what a crafted directory raises (ValueError...)
+            raise ArchiveError(
+                f"{self.path.name}: expected a ZIP archive, could not read it ({error_reason(exc)})"
+            ) from None
         infos = self._zip.infolist()
         if len(infos) > limits.max_archive_members:
             self._zip.close()
@@ -56,6 +60,26 @@ class SafeZip:
         if bad:
             self._zip.close()
             raise ArchiveError(f"{self.path.name}: refusing member names that leave the archive: {bad[:3]}")
+        twice = sorted(name for name, count in Counter(i.filename for i in infos).items() if count > 1)
+        if twice:
+            self._zip.close()
+            raise ArchiveError(
+                f"{self.path.name}: expected each member name once, found {len(twice)} repeated: {twice[:3]} "
+                "(an archive that says two things at once is refused)"
+            )
+        locked = [i.filename for i in infos if i.flag_bits & 0x1]
+        if locked:
+            self._zip.close()
+            raise ArchiveError(
+                f"{self.path.name}: expected an archive without passwords, {len(locked)} members are encrypted: "
+                f"{locked[:3]}"
+            )
+        if infos and min(i.header_offset for i in infos) != 0:
+            self._zip.close()
+            raise ArchiveError(
+                f"{self.path.name}: expected a ZIP archive, got other data before its first member "
+                "(a self-extracting or polyglot file)"
+            )
         self._infos = {i.filename: i for i in infos if not i.is_dir()}
         self._inflated = 0
 
@@ -102,8 +126,8 @@ class SafeZip:
             )
         try:
             stream = self._zip.open(info)
-        except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
-            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({exc})") from exc
+        except Exception as exc:  # BadZipFile, unsupported compression, a lying local header...
+            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({error_reason(exc)})") from None
         self._inflated += info.file_size
         return stream
 
@@ -115,20 +139,39 @@ class SafeZip:
         cap = budget if max_bytes is None else min(budget, max_bytes)
         # Small members may compress extremely well (an empty depth map); only large inflation is a bomb.
         ratio_cap = max(int(info.compress_size * self.limits.max_compression_ratio), 32 * 1024**2)
+        # A declared size can only understate (zipfile stops at it), so one over a cap is refused unread.
+        if info.file_size > cap:
+            raise LimitError(
+                f"{self.path.name}:{name}: inflates past the limit of {cap:,} bytes (its header declares "
+                f"{info.file_size:,})"
+            )
+        if info.file_size > ratio_cap:
+            raise LimitError(
+                f"{self.path.name}:{name}: compression ratio over {self.limits.max_compression_ratio:g} (a zip bomb?)"
+            )
         chunks, total = [], 0
-        try:
-            with self._zip.open(info) as f:
-                while chunk := f.read(1 << 20):
-                    total += len(chunk)
-                    if total > cap:
-                        raise LimitError(f"{self.path.name}:{name}: inflates past the limit of {cap:,} bytes")
-                    if total > ratio_cap:
-                        raise LimitError(
-                            f"{self.path.name}:{name}: compression ratio over "
-                            f"{self.limits.max_compression_ratio:g} (a zip bomb?)"
-                        )
-                    chunks.append(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({exc})") from exc
+        with self._open_raw(name, info) as f:
+            while chunk := self._chunk(f, name):
+                total += len(chunk)
+                if total > cap:
+                    raise LimitError(f"{self.path.name}:{name}: inflates past the limit of {cap:,} bytes")
+                if total > ratio_cap:
+                    raise LimitError(
+                        f"{self.path.name}:{name}: compression ratio over "
+                        f"{self.limits.max_compression_ratio:g} (a zip bomb?)"
+                    )
+                chunks.append(chunk)
         self._inflated += total
         return b"".join(chunks)
+
+    def _open_raw(self, name: str, info: zipfile.ZipInfo) -> BinaryIO:
+        try:
+            return self._zip.open(info)
+        except Exception as exc:  # BadZipFile, unsupported compression, a lying local header...
+            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({error_reason(exc)})") from None
+
+    def _chunk(self, f: BinaryIO, name: str) -> bytes:
+        try:
+            return f.read(1 << 20)
+        except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError: corrupt or truncated data
+            raise ArchiveError(f"{self.path.name}:{name}: corrupt member ({error_reason(exc)})") from None

@@ -44,23 +44,23 @@ def _inert_class(qualified: str) -> type:
 def _torch_load(path: Path) -> object:
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
-            f"{path}: expected a PyTorch checkpoint (a zip archive written by torch.save) or a .safetensors "
+            f"{path.name}: expected a PyTorch checkpoint (a zip archive written by torch.save) or a .safetensors "
             "file, got something else (truncated download, or a legacy non-zip checkpoint)"
         )
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot read the checkpoint's pickle ({exc})") from exc
+        raise CheckpointError(f"{path.name}: cannot read the checkpoint's pickle ({exc})") from exc
     stand_ins = [(_inert_class(g), g) for g in unsafe]
     try:
         with torch.serialization.safe_globals(stand_ins):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: refused: its pickle calls code that a weights-only load does not run ({exc})"
+            f"{path.name}: refused: its pickle calls code that a weights-only load does not run ({exc})"
         ) from exc
     except (RuntimeError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise CheckpointError(f"{path}: the checkpoint is corrupt or truncated ({exc})") from exc
+        raise CheckpointError(f"{path.name}: the checkpoint is corrupt or truncated ({exc})") from exc
 
 
 def _find_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -73,7 +73,8 @@ def _find_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
             return dict(obj)
     keys = list(obj.keys())[:8] if isinstance(obj, Mapping) else type(obj).__name__
     raise CheckpointError(
-        f"{path}: expected a state dict of tensors, or a dict holding one under one of {STATE_DICT_KEYS}; found {keys}"
+        f"{path.name}: expected a state dict of tensors, or a dict holding one under one of {STATE_DICT_KEYS}; "
+        f"found {keys}"
     )
 
 
@@ -89,7 +90,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        raise CheckpointError(f"{path.name}: checkpoint file not found")
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -97,7 +98,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+            raise CheckpointError(f"{path.name}: not a readable safetensors file ({exc})") from exc
     return _find_state_dict(_torch_load(path), path)
 
 

@@ -65,9 +65,11 @@ def read_result(path: str | os.PathLike) -> Poses | PoseSequence:
     """Load a JSON document written by :func:`write_json` back into :class:`Poses` or :class:`PoseSequence`."""
     data = json.loads(Path(path).read_text())
     if data.get("schema") != SCHEMA or not isinstance(data.get("version"), int):
-        raise ValueError(f"{path}: expected a {SCHEMA} document, got schema {data.get('schema')!r}")
+        raise ValueError(f"{Path(path).name}: expected a {SCHEMA} document, got schema {data.get('schema')!r}")
     if data["version"] > SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {data['version']} is newer than this posekit ({SCHEMA_VERSION})")
+        raise ValueError(
+            f"{Path(path).name}: schema version {data['version']} is newer than this posekit ({SCHEMA_VERSION})"
+        )
     cls = Poses if data["kind"] == "image" else PoseSequence
     return cls.from_json(data["result"])
 

@@ -34,7 +34,7 @@ import numpy as np
 from posekit.io import swift_json
 from posekit.io.archive import SafeZip
 from posekit.io.atomic import atomic_dir, atomic_write
-from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+from posekit.limits import DEFAULT_LIMITS, LimitError, Limits, check_fps, check_json_depth
 from posekit.processing.canonical import canonicalize
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, derive_pelvis_neck, wholebody_to_posekit
@@ -74,19 +74,44 @@ class TakeError(ValueError):
 # Reading
 
 
+_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\xfe")
+"""UTF-32 and UTF-16 byte order marks (UTF-32 first: its little-endian mark starts like UTF-16's)."""
+
+
+def _looks_like_json(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is JSON text: UTF-8 (a BOM and any whitespace allowed) or UTF-16/32
+    (with a BOM, or a first character padded with zero bytes)."""
+    if head.startswith(_BOMS):
+        return True
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return True
+    # UTF-16/32 without a mark: ASCII characters with zero bytes beside them ("{\0", "\0{").
+    wide = head.replace(b"\x00", b"")
+    return head.count(b"\x00") * 2 >= len(head[:64]) > 0 and wide.lstrip(b" \t\r\n")[:1] in (b"{", b"[")
+
+
 def detect_take_format(path: str | os.PathLike) -> TakeFormat:
-    """``"folder"``, ``"zip"``, ``"json"`` or ``"bin"``, from what the path holds (not its name)."""
+    """``"folder"``, ``"zip"``, ``"json"`` or ``"bin"``, from what the path holds (not its name).
+
+    JSON is told by its first character after any byte order mark and whitespace (read up to 1 MB of
+    whitespace), in UTF-8, UTF-16 or UTF-32.
+    """
     path = Path(path)
     if path.is_dir():
         return "folder"
     if not path.is_file():
-        raise TakeError(f"expected a PoseKit take file or folder, but {str(path)!r} does not exist")
+        raise TakeError(f"expected a PoseKit take file or folder, but {path.name!r} does not exist")
     with open(path, "rb") as f:
         head = f.read(64)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"["):
-        return "json"
+        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            return "zip"
+        if _looks_like_json(head):
+            return "json"
+        if head.removeprefix(b"\xef\xbb\xbf").strip(b" \t\r\n") == b"" and head:
+            rest = head + f.read(1 << 20)  # long leading whitespace
+            if _looks_like_json(rest.lstrip(b" \t\r\n") or b" "):
+                return "json"
     return "bin"
 
 
@@ -126,6 +151,12 @@ def load_take(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> PoseS
         frames, meta, from_json = _read_zip(path, limits)
     else:
         size = limits.check_file(path)
+        if form == "bin" and path.suffix.lower() == ".json":
+            from posekit.io.video import describe_content
+
+            with open(path, "rb") as f:
+                got = describe_content(f.read(512))
+            raise TakeError(f"{path.name}: expected UTF-8 JSON (a PoseKit take export), got {got}")
         if form == "bin":
             limits.check_frames(size // FRAME_BYTES, path.name)
         data = path.read_bytes() if form == "bin" else _read_bounded(path, _max_json_bytes(limits))
@@ -325,8 +356,10 @@ def parse_take_json(
     """The app's take JSON (``{"frames": [...], "meta": {...}}``, or a bare list of frames) -> frames, meta."""
     try:
         doc = json.loads(data)
+    except UnicodeDecodeError:
+        raise TakeError(f"{name}: expected UTF-8 JSON (a PoseKit take export), the text is not valid UTF-8") from None
     except (ValueError, RecursionError) as exc:
-        raise TakeError(f"{name}: expected PoseKit take JSON, could not parse it ({exc})") from None
+        raise TakeError(f"{name}: expected PoseKit take JSON, could not parse it ({str(exc)[:120]})") from None
     if isinstance(doc, list):
         frames_json, meta = doc, {}
     elif isinstance(doc, dict) and "frames" in doc:
@@ -358,7 +391,7 @@ def parse_meta(data: bytes, name: str = "meta.json") -> dict[str, Any]:
     try:
         meta = json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise TakeError(f"{name}: expected the take's JSON metadata, could not parse it ({exc})") from None
+        raise TakeError(f"{name}: expected the take's JSON metadata, could not parse it ({str(exc)[:120]})") from None
     return _check_meta(meta, name)
 
 
@@ -371,19 +404,46 @@ def _check_meta(meta: Any, name: str) -> dict[str, Any]:
         raise TakeError(f"{name}: units {meta['units']!r} are not supported; expected {UNITS!r}")
     count = meta.get("frameCount")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise TakeError(f"{name}: frameCount: expected a whole number, got {count!r}")
+        raise TakeError(f"{name}: frameCount: expected a whole number, got {str(count)[:40]}")
+    try:
+        check_json_depth(meta, f"{name}: meta")
+    except LimitError as exc:
+        raise TakeError(str(exc)) from None
+    if meta.get("fps") is not None:
+        check_fps(meta["fps"], f"{name}: meta 'fps'", TakeError)
+    for key, low, high in (("duration", 0.0, math.inf), ("createdAt", -1e11, 1e11), ("minKeypointScore", 0.0, 1.0)):
+        value = meta.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        try:
+            ok = ok and math.isfinite(float(value)) and low <= float(value) <= high
+        except OverflowError:
+            ok = False
+        if not ok:
+            bound = f"a number from {low:g} to {high:g}" if math.isfinite(high) else f"a finite number >= {low:g}"
+            raise TakeError(f"{name}: meta {key!r}: expected {bound}, got {str(value)[:40]}")
     return meta
 
 
 def _check_consistency(frames: np.ndarray, meta: dict[str, Any], from_json: bool, name: str, limits: Limits) -> None:
     ts = frames["timestamp"]
+    if ts.size == 0:
+        raise TakeError(f"{name}: expected a take with at least one frame, got 0 frames")
     bad = np.flatnonzero(~np.isfinite(ts))
     if bad.size:
         raise TakeError(f"{name}: frame {bad[0]}: timestamp {ts[bad[0]]} is not a finite number")
-    if ts.size and ts.max() - ts.min() > limits.max_duration_s:
-        raise LimitError(
-            f"{name}: {ts.max() - ts.min():,.0f} s of take is over the limit of {limits.max_duration_s:,.0f} s"
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise TakeError(
+            f"{name}: frame {i}: timestamp {ts[i]:.6f} s goes back in time (frame {i - 1} is at {ts[i - 1]:.6f} s); "
+            "expected timestamps that never decrease"
         )
+    with np.errstate(over="ignore"):
+        span = float(ts.max()) - float(ts.min())
+    if not span <= limits.max_duration_s:
+        raise LimitError(f"{name}: {span:,.0f} s of take is over the limit of {limits.max_duration_s:,.0f} s")
     count = meta.get("frameCount")
     # The app writes frames.bin frame by frame and meta.json (frameCount) when recording stops, so they agree;
     # JSON exports may lack frames (Swift cannot encode NaN), but never have more.
@@ -638,7 +698,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def _write_folder(path: Path, files: dict[str, bytes]) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise TakeError(f"cannot save a take folder at {str(path)!r}: it exists and is not an empty folder")
+        raise TakeError(f"cannot save a take folder at {path.name!r}: it exists and is not an empty folder")
     with atomic_dir(path) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
@@ -664,9 +724,9 @@ def save_take(
         raise TakeError(f"take format: expected one of {FORMATS}, got {format!r}")
     path = Path(path)
     if not path.parent.is_dir():
-        raise TakeError(f"cannot save a take at {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+        raise TakeError(f"cannot save a take at {path.name!r}: the folder {path.parent.name!r} does not exist")
     if format != "folder" and path.is_dir():
-        raise TakeError(f"cannot save a take file at {str(path)!r}: it is a folder")
+        raise TakeError(f"cannot save a take file at {path.name!r}: it is a folder")
     frames, take_meta = from_sequence(seq, meta, person)
     if format == "bin":
         _write_bytes(path, encode_frames(frames))

@@ -127,7 +127,7 @@ def write_r3d(
     ``per_frame_intrinsics`` writes ``perFrameIntrinsicCoeffs`` with cx + i, cy - i for frame i;
     ``invalid_as_zero`` stores invalid depth as 0 instead of NaN (both occur in real files).
     """
-    import liblzfse
+    import lzfse
 
     meta = _record3d_metadata(scene, per_frame_intrinsics, timestamps)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
@@ -139,9 +139,9 @@ def write_r3d(
             if not video:
                 z.writestr(f"rgbd/{i}.jpg", _jpeg(scene.color[i]))
             depth = np.nan_to_num(scene.depth[i], nan=0.0) if invalid_as_zero else scene.depth[i]
-            z.writestr(f"rgbd/{i}.depth", liblzfse.compress(depth.astype("<f4").tobytes()))
+            z.writestr(f"rgbd/{i}.depth", lzfse.compress(depth.astype("<f4").tobytes()))
             if confidence:
-                z.writestr(f"rgbd/{i}.conf", liblzfse.compress(scene.confidence[i].tobytes()))
+                z.writestr(f"rgbd/{i}.conf", lzfse.compress(scene.confidence[i].tobytes()))
     return path
 
 

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import cv2
-import liblzfse
+import lzfse
 import numpy as np
 import pytest
 from generators import captures as write
@@ -149,7 +149,7 @@ def test_not_a_capture_lists_the_formats(tmp_path):
 
 def lzfse_bomb(size: int) -> bytes:
     """An LZFSE stream whose header declares ``size`` bytes but which inflates to 20 MB."""
-    data = bytearray(liblzfse.compress(b"\0" * 20_000_000))
+    data = bytearray(lzfse.compress(b"\0" * 20_000_000))
     data[4:8] = size.to_bytes(4, "little")
     return bytes(data)
 
@@ -188,7 +188,7 @@ MALFORMED = {
     "truncated video": ("stray", {"cut": "8c2f1e0a/rgb.mp4"}, CaptureError, "rgb.mp4: expected a video", True),
     "truncated exr": ("r3d-exr", {"cut": "Export/depth/1.exr"}, CaptureError, "EXR", False),
     "not json": ("generic", {"replace": {"intrinsics.json": b"{fx: 1"}}, CaptureError, "not valid JSON", True),
-    "pickled npy": ("generic-npy", {"pickle": "cap/depth/000001.npy"}, CaptureError, "could not read it", False),
+    "pickled npy": ("generic-npy", {"pickle": "cap/depth/000001.npy"}, CaptureError, "dtype object", False),
     "zip slip": ("generic", {"add": {"../../evil.sh": b"rm -rf /"}}, CaptureError, "leave the archive", True),
     "zip bomb": ("generic", {"replace": {"color/000000.jpg": b"\0" * 40_000_000}}, LimitError, "zip bomb", False),
 }  # fmt: skip
@@ -223,7 +223,7 @@ def make_malformed(src: Path, dst: Path, how) -> Path:
     if "bomb" in how:
         replace[how["bomb"]] = lzfse_bomb(128 * 96 * 4)
     if "nan" in how:
-        replace[how["nan"]] = liblzfse.compress(np.full(128 * 96, np.nan, "<f4").tobytes())
+        replace[how["nan"]] = lzfse.compress(np.full(128 * 96, np.nan, "<f4").tobytes())
     if "conf" in how:
         replace[how["conf"]] = cv2.imencode(".png", np.full((96, 128), 7, np.uint8))[1].tobytes()
     if "pickle" in how:

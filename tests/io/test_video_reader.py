@@ -137,7 +137,7 @@ def test_a_damaged_tail_keeps_the_frames_before(tmp_path, mode):
 def test_not_a_video_is_a_clear_error(tmp_path, data_dir):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video at all")
-    with pytest.raises(VideoError, match="notes.mp4: expected a video file.*FFmpeg cannot read it"):
+    with pytest.raises(VideoError, match="notes.mp4: expected a video file.*got a text file starting .not a video"):
         probe_video(text)
     empty = tmp_path / "empty.mov"
     empty.write_bytes(b"")

@@ -9,6 +9,8 @@ import json
 import os
 import posixpath
 import re
+import zipfile
+import zlib
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ import numpy as np
 from posekit.coords import Intrinsics
 from posekit.io.archive import ArchiveError, SafeZip
 from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
-from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
+from posekit.limits import DEFAULT_LIMITS, MAX_FPS, LimitError, Limits, check_json_depth, error_reason
 
 IGNORED_PREFIXES = ("__MACOSX/",)
 """Members that archivers add beside the data (macOS resource forks); never part of a capture."""
@@ -50,7 +52,10 @@ class FolderSource:
         return name in self._files
 
     def size(self, name: str) -> int:
-        return self._file(name).stat().st_size
+        try:
+            return self._file(name).stat().st_size
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def _file(self, name: str) -> Path:
         try:
@@ -68,11 +73,17 @@ class FolderSource:
 
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
         self._charge(name, self.size(name), max_bytes)
-        return self._file(name).read_bytes()
+        try:
+            return self._file(name).read_bytes()
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def open(self, name: str) -> BinaryIO:
         self._charge(name, self.size(name), None)
-        return self._file(name).open("rb")
+        try:
+            return self._file(name).open("rb")
+        except OSError as exc:
+            raise ArchiveError(f"{self.path.name}/{name}: could not read it ({error_reason(exc)})") from None
 
     def close(self) -> None:
         """Nothing is held open between reads."""
@@ -176,9 +187,12 @@ def read_json(source: Source, name: str, what: str, max_bytes: int = 64 * 1024**
     try:
         value = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CaptureError(f"{what}: {name!r} is not valid JSON ({exc})") from exc
+        raise CaptureError(f"{what}: {name!r} is not valid JSON, expected UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise LimitError(f"{what}: {name!r} is JSON nested too deeply to read") from None
     if not isinstance(value, dict):
         raise CaptureError(f"{what}: expected a JSON object in {name!r}, got {type(value).__name__}")
+    check_json_depth(value, f"{what}: {name}")
     return value
 
 
@@ -188,14 +202,22 @@ def image_bytes_limit(limits: Limits) -> int:
 
 
 def image_size(data: bytes, what: str) -> tuple[int, int]:
-    """``(W, H)`` from an encoded image's header, without decoding its pixels."""
-    from PIL import Image, UnidentifiedImageError
+    """``(W, H)`` from an encoded image's header (JPEG, PNG...), without decoding its pixels.
+
+    Raises:
+        CaptureError: not an image. LimitError: the header declares a decompression bomb.
+    """
+    from posekit.io.images import ImageError, ImageTooLargeError, image_header
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise CaptureError(f"{what}: expected a JPEG or PNG image, could not read its header ({exc})") from exc
+        w, h, _ = image_header(data, what)
+    except ImageTooLargeError as exc:
+        raise LimitError(str(exc)) from None
+    except ImageError as exc:
+        raise CaptureError(str(exc)) from None
+    if w < 1 or h < 1:
+        raise CaptureError(f"{what}: the image header declares {w}x{h} pixels")
+    return w, h
 
 
 def decode_image(data: bytes, limits: Limits, what: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
@@ -205,6 +227,8 @@ def decode_image(data: bytes, limits: Limits, what: str, flags: int = cv2.IMREAD
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
         raise CaptureError(f"{what}: the image is corrupt or truncated, could not decode it")
+    if image.shape[:2] != (h, w):
+        raise CaptureError(f"{what}: the header says {w}x{h}, the pixels decode to {image.shape[1]}x{image.shape[0]}")
     return image
 
 
@@ -218,12 +242,46 @@ def depth_from_png(data: bytes, scale: float, limits: Limits, what: str) -> np.n
     return clean_depth(raw.astype(np.float32) * np.float32(scale))
 
 
-def load_npy(data: bytes, what: str) -> np.ndarray:
-    """A ``.npy`` member, pickles refused."""
+def load_npy(data: bytes, what: str, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """A ``.npy`` member, checked from its header before any array is allocated: the ``.npy`` magic (an
+    ``.npz`` or anything else is refused), a plain numeric dtype (never pickles), a 2D shape within
+    ``limits.max_image_pixels`` and exactly the data bytes the member holds.
+
+    Raises:
+        CaptureError: not a ``.npy``, malformed header, wrong dtype or size. LimitError: too many pixels.
+    """
+    from posekit.io.video import describe_content
+
+    f = io.BytesIO(data)
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CaptureError(f"{what}: expected a NumPy .npy array, could not read it ({exc})") from exc
+        version = np.lib.format.read_magic(f)
+    except ValueError:
+        got = "an .npz archive" if data[:4] == b"PK\x03\x04" else describe_content(data[:64])
+        raise CaptureError(f"{what}: expected a NumPy .npy array, got {got}") from None
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    except Exception as exc:  # numpy parses the header dict with Python's tokenizer: any of its errors
+        raise CaptureError(
+            f"{what}: expected a NumPy .npy array, its header is malformed ({error_reason(exc)})"
+        ) from None
+    if dtype.hasobject or dtype.kind not in "uifb" or dtype.fields is not None or dtype.subdtype is not None:
+        raise CaptureError(f"{what}: expected a numeric .npy array, got dtype {str(dtype)[:40]}")
+    if len(shape) != 2 or any(not isinstance(d, int) or d < 0 for d in shape):
+        raise CaptureError(f"{what}: expected a 2D .npy array, got shape {str(shape)[:60]}")
+    limits.check_pixels(shape[1], shape[0], what)
+    body = len(data) - f.tell()
+    if shape[0] * shape[1] * dtype.itemsize != body:
+        raise CaptureError(
+            f"{what}: the .npy header declares {shape[1]}x{shape[0]} {dtype} ({shape[0] * shape[1] * dtype.itemsize:,} "
+            f"bytes), the member holds {body:,} bytes of data"
+        )
+    array = np.frombuffer(data, dtype, offset=f.tell()).reshape(shape[::-1] if fortran else shape)
+    return (array.T if fortran else array).copy()
 
 
 def clean_depth(depth: np.ndarray) -> np.ndarray:
@@ -261,16 +319,27 @@ def timestamps_or_fps(values: Any, n: int, fps: float | None, what: str) -> np.n
         CaptureError: timestamps of another count, not finite, or going back in time; no fps to fall back on.
     """
     if values is not None:
+        if not isinstance(values, (list, tuple, np.ndarray)):
+            raise CaptureError(f"{what}: expected a list of timestamps in seconds, got {type(values).__name__}")
         try:
             t = np.asarray(values, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise CaptureError(f"{what}: expected a list of timestamps in seconds ({exc})") from exc
+        except (TypeError, ValueError, OverflowError):
+            raise CaptureError(f"{what}: expected a list of timestamps in seconds (numbers only)") from None
         if len(t) != n:
             raise CaptureError(f"{what}: {len(t)} timestamps for {n} frames")
-        if not np.isfinite(t).all() or (np.diff(t) < 0).any():
-            raise CaptureError(f"{what}: timestamps must be finite and never decrease")
-        return t - t[0] if n else t
-    if fps is None or not np.isfinite(fps) or fps <= 0:
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:
+            raise CaptureError(f"{what}: timestamp {bad[0]} is {t[bad[0]]}, expected a finite number of seconds")
+        with np.errstate(over="ignore", invalid="ignore"):
+            back = np.flatnonzero(np.diff(t) < 0)
+            if back.size:
+                i = int(back[0]) + 1
+                raise CaptureError(
+                    f"{what}: timestamps must never decrease, frame {i} goes back in time "
+                    f"({t[i - 1]:.6g} s, then {t[i]:.6g} s)"
+                )
+            return t - t[0] if n else t
+    if fps is None or not np.isfinite(fps) or not 0 < fps <= MAX_FPS:
         raise CaptureError(f"{what}: no timestamps and no valid frame rate (fps = {fps})")
     return np.arange(n) / float(fps)
 
@@ -280,7 +349,7 @@ def check_length(n: int, timestamps: np.ndarray, limits: Limits, what: str) -> N
     if n == 0:
         raise CaptureError(f"{what}: the capture has no frames")
     limits.check_frames(n, what)
-    if len(timestamps) and timestamps[-1] > limits.max_duration_s:
+    if len(timestamps) and not timestamps[-1] <= limits.max_duration_s:
         raise LimitError(f"{what}: {timestamps[-1]:,.2f} s is over the limit of {limits.max_duration_s:,.2f} s")
 
 
@@ -291,42 +360,66 @@ def frame_range(n: int, start: int, stop: int | None, step: int) -> range:
     return range(start, n if stop is None else min(stop, n), step)
 
 
+MAX_PIXELS_1D = 1e7
+"""Bound on focal lengths and principal points in pixels (real ones are below 1e5)."""
+
+
 def positive_intrinsics(values: Any, what: str) -> tuple[float, float, float, float]:
     """``(fx, fy, cx, cy)`` as floats, refusing non-finite values and non-positive focal lengths."""
     try:
         fx, fy, cx, cy = (float(v) for v in values)
-    except (TypeError, ValueError) as exc:
-        raise CaptureError(f"{what}: expected four numbers fx, fy, cx, cy, got {values!r}") from exc
-    if not all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
-        raise CaptureError(f"{what}: expected finite intrinsics with fx, fy > 0, got {(fx, fy, cx, cy)}")
+    except (TypeError, ValueError, OverflowError):
+        raise CaptureError(f"{what}: expected four numbers fx, fy, cx, cy, got {str(values)[:80]}") from None
+    if not all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0 or max(fx, fy, abs(cx), abs(cy)) > MAX_PIXELS_1D:
+        raise CaptureError(
+            f"{what}: expected finite intrinsics with 0 < fx, fy and all at most {MAX_PIXELS_1D:g} pixels, "
+            f"got {(fx, fy, cx, cy)}"
+        )
     return fx, fy, cx, cy
 
 
-def video_frames(stream: BinaryIO, what: str) -> Iterator[np.ndarray]:
-    """Decode a video stream's frames one at a time as BGR uint8 (PyAV, any codec FFmpeg knows)."""
-    import av
+def _open_video(stream: BinaryIO, what: str) -> Any:
+    """A video member opened with its demuxer forced from its signature (never a playlist, concat list or
+    image pattern, see :func:`posekit.io.video.open_video_stream`); refusals are :class:`CaptureError`."""
+    from posekit.io.video import VideoError, _import_av, open_video_stream
 
     try:
-        with av.open(stream) as container:
+        return open_video_stream(stream, what, _import_av())
+    except VideoError as exc:
+        raise CaptureError(str(exc)) from None
+
+
+_STREAM_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError)
+"""What reading a ZIP member can raise mid-stream (corrupt or truncated data, CRC mismatch)."""
+
+
+def video_frames(stream: BinaryIO, what: str) -> Iterator[np.ndarray]:
+    """Decode a video stream's frames one at a time as BGR uint8 (PyAV; MP4/MOV, WebM/MKV or AVI)."""
+    import av
+
+    container = _open_video(stream, what)
+    try:
+        with container:
             for frame in container.decode(video=0):
                 yield frame.to_ndarray(format="bgr24")
-    except av.FFmpegError as exc:
-        raise CaptureError(f"{what}: the video is corrupt or unreadable ({exc})") from exc
+    except (av.FFmpegError, *_STREAM_ERRORS) as exc:
+        raise CaptureError(f"{what}: the video is corrupt or unreadable ({error_reason(exc)})") from None
 
 
 def video_header(stream: BinaryIO, what: str) -> tuple[tuple[int, int], int, float | None]:
     """``((W, H), frame count or 0 when the container does not say, average fps or None)``."""
     import av
 
+    container = _open_video(stream, what)
     try:
-        with av.open(stream) as container:
+        with container:
             if not container.streams.video:
                 raise CaptureError(f"{what}: expected a video stream, the file has none")
             v = container.streams.video[0]
-            rate = float(v.average_rate) if v.average_rate else None
+            rate = float(v.average_rate) if v.average_rate and 0 < float(v.average_rate) <= MAX_FPS else None
             return (int(v.codec_context.width), int(v.codec_context.height)), int(v.frames or 0), rate
-    except av.FFmpegError as exc:
-        raise CaptureError(f"{what}: expected a video, could not open it ({exc})") from exc
+    except (av.FFmpegError, *_STREAM_ERRORS) as exc:
+        raise CaptureError(f"{what}: expected a video, could not open it ({error_reason(exc)})") from None
 
 
 def video_frames_at(

@@ -123,7 +123,7 @@ def read_exr_channel(data: bytes, limits: Limits, what: str, names: tuple[str, .
     width, height = x1 - x0 + 1, y1 - y0 + 1
     limits.check_pixels(width, height, what)
     channels = _channels(attrs.get("channels", ("", b""))[1], what)
-    compression = attrs.get("compression", ("", b"\0"))[1][0]
+    compression = (attrs.get("compression", ("", b"\0"))[1] or b"\xff")[0]
     if compression not in _LINES_PER_CHUNK:
         name = _COMPRESSION_NAMES[compression] if compression < len(_COMPRESSION_NAMES) else str(compression)
         raise CaptureError(f"{what}: EXR compression {name} is not supported (expected NONE, ZIPS or ZIP)")

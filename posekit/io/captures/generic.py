@@ -22,6 +22,7 @@ import numpy as np
 
 from posekit.io.captures import _io
 from posekit.io.captures.base import CaptureError, CaptureInfo
+from posekit.limits import check_fps
 
 GENERIC = "generic RGB-D ZIP"
 DEFAULT_FPS = 30.0
@@ -30,8 +31,11 @@ DEFAULT_FPS = 30.0
 
 def _positive(spec: dict, key: str, default: float | None = None) -> float:
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CaptureError(f"{GENERIC}: expected a positive number for {key!r} in intrinsics.json, got {value!r}")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if not ok or not math.isfinite(float(value)) or float(value) > 1e9:
+        raise CaptureError(
+            f"{GENERIC}: expected a positive number for {key!r} in intrinsics.json, got {str(value)[:40]}"
+        )
     return float(value)
 
 
@@ -76,7 +80,7 @@ class GenericCapture(_io.SourceCapture):
         self.depth_members = _io.contiguous(png or npy, GENERIC, "depth maps (depth/<i>.png or .npy)", n)
         conf = _io.numbered(names, root + "confidence/", (".png",), GENERIC)
         self.conf_members = _io.contiguous(conf, GENERIC, "confidence maps (confidence/<i>.png)", n) if conf else None
-        fps = _positive(spec, "fps") if "fps" in spec else None
+        fps = check_fps(spec["fps"], f"{GENERIC}: intrinsics.json 'fps'", CaptureError) if "fps" in spec else None
         self.timestamps = _io.timestamps_or_fps(spec.get("timestamps"), n, fps or DEFAULT_FPS, GENERIC)
         _io.check_length(n, self.timestamps, self.limits, GENERIC)
         first = self._read_depth(0)
@@ -89,7 +93,7 @@ class GenericCapture(_io.SourceCapture):
         data = _io.read_member(self.source, name, GENERIC, _io.image_bytes_limit(self.limits))
         if not name.endswith(".npy"):
             return _io.depth_from_png(data, self.depth_scale, self.limits, what)
-        raw = _io.load_npy(data, what)
+        raw = _io.load_npy(data, what, self.limits)
         if raw.ndim != 2 or raw.dtype.kind != "f":
             raise CaptureError(f"{what}: expected a 2D float array of metres, got {raw.dtype} with shape {raw.shape}")
         self.limits.check_pixels(raw.shape[1], raw.shape[0], what)

@@ -1,11 +1,12 @@
 """LZFSE decompression (Record3D's ``.depth`` and ``.conf`` frames) to an exact, known size.
 
-``liblzfse.decompress`` (PyPI ``pyliblzfse``) grows its output buffer until the data fits, so a crafted frame
-could inflate about 2000-fold. We know each frame's size beforehand (``w * h * 4`` bytes of float32 depth,
-``w * h`` of confidence), so we first walk the block headers (the sizes they declare must add up to it), then
-decode into a buffer of exactly that size with the reference decoder the package bundles, called through
-``ctypes``; where its symbols are not exported (Windows builds), the package's own function runs after the
-header check.
+The binding is PyPI's ``lzfse`` (wheels for Linux, macOS and Windows; ``import lzfse``); the older
+source-only ``pyliblzfse`` (``import liblzfse``, the same C code) is used when it is the one installed. Their
+``decompress`` grows its output buffer until the data fits, so a crafted frame could inflate about 2000-fold.
+We know each frame's size beforehand (``w * h * 4`` bytes of float32 depth, ``w * h`` of confidence), so we
+first walk the block headers (the sizes they declare must add up to it), then decode into a buffer of exactly
+that size with the reference decoder the package bundles, called through ``ctypes``; where its symbols are not
+exported (Windows builds), the package's own function runs after the header check.
 """
 
 from __future__ import annotations
@@ -61,13 +62,30 @@ def declared_size(data: bytes, what: str) -> int:
         raise CaptureError(f"{what}: the LZFSE stream is truncated") from exc
 
 
+INSTALL_HINT = "reading Record3D .r3d depth needs LZFSE: pip install lzfse (or pip install 'posekit[rgbd]')"
+
+
+def _binding():
+    """The LZFSE extension module: ``lzfse``, else the older ``liblzfse``."""
+    try:
+        import lzfse
+
+        return lzfse
+    except ImportError:
+        pass
+    try:
+        import liblzfse
+
+        return liblzfse
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+
+
 @cache
 def _bounded_decoder():
     """The bundled reference ``lzfse_decode_buffer``, or None where the extension does not export it."""
-    import liblzfse
-
     try:
-        fn = ctypes.CDLL(liblzfse.__file__).lzfse_decode_buffer
+        fn = ctypes.CDLL(_binding().__file__).lzfse_decode_buffer
     except (OSError, AttributeError):
         return None
     fn.restype = ctypes.c_size_t
@@ -80,21 +98,18 @@ def decompress_exact(data: bytes, size: int, what: str) -> bytes:
 
     Raises:
         CaptureError: the stream is corrupt, truncated, or of another size (the message gives both).
-        ImportError: ``pyliblzfse`` is not installed (with the install command).
+        ImportError: no LZFSE binding is installed (with the install command).
     """
-    try:
-        import liblzfse
-    except ImportError as exc:
-        raise ImportError("reading Record3D .r3d depth needs LZFSE: pip install pyliblzfse") from exc
+    binding = _binding()
     declared = declared_size(data, what)
     if declared != size:
         raise CaptureError(f"{what}: the LZFSE stream holds {declared:,} bytes, expected {size:,}")
     decode = _bounded_decoder()
     if decode is None:
         try:
-            out = liblzfse.decompress(data)
-        except liblzfse.error as exc:
-            raise CaptureError(f"{what}: corrupt LZFSE data") from exc
+            out = binding.decompress(data)
+        except binding.error:
+            raise CaptureError(f"{what}: corrupt LZFSE data") from None
     else:
         buffer = ctypes.create_string_buffer(size + 1)  # one spare byte: filling it means "more than size"
         n = decode(buffer, size + 1, data, len(data), None)

@@ -26,6 +26,7 @@ from posekit.io.captures import _io
 from posekit.io.captures.base import CaptureError, CaptureInfo
 from posekit.io.captures.exr import exr_size, read_exr_channel
 from posekit.io.captures.lzfse import declared_size, decompress_exact
+from posekit.limits import check_fps
 
 R3D = "Record3D .r3d"
 R3D_EXR = "Record3D EXR + JPG export"
@@ -35,9 +36,16 @@ def _number(meta: dict[str, Any], key: str, what: str, required: bool = True) ->
     value = meta.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CaptureError(f"{what}: expected a positive number for metadata key {key!r}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value <= 0:
+        raise CaptureError(f"{what}: expected a positive number for metadata key {key!r}, got {str(value)[:40]}")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _size(meta: dict[str, Any], wkey: str, hkey: str, what: str) -> tuple[int, int] | None:
@@ -52,7 +60,7 @@ def _size(meta: dict[str, Any], wkey: str, hkey: str, what: str) -> tuple[int, i
 def _intrinsics_from_k(k: Any, what: str) -> Intrinsics:
     """Record3D's ``K`` is a column-major 3x3 (``reshape(3, 3).T``): fx, fy, cx, cy at 0, 4, 6, 7."""
     if not isinstance(k, list) or len(k) != 9:
-        raise CaptureError(f"{what}: expected metadata 'K' to be a list of 9 numbers (a 3x3 matrix), got {k!r:.80}")
+        raise CaptureError(f"{what}: expected metadata 'K' to be a list of 9 numbers (a 3x3 matrix), got {str(k)[:80]}")
     return _io.positive_intrinsics([k[0], k[4], k[6], k[7]], what)
 
 
@@ -67,7 +75,9 @@ class _Record3DBase(_io.SourceCapture):
         self.meta_color_size = _size(meta, "w", "h", what)
         if self.meta_color_size is None:
             raise CaptureError(f"{what}: metadata lacks the colour size 'w' and 'h'")
-        self.fps = _number(meta, "fps", what, required=False) or video_fps
+        self.limits.check_pixels(*self.meta_color_size, f"{what}: metadata 'w' x 'h'")
+        fps = meta.get("fps")
+        self.fps = video_fps if fps is None else check_fps(fps, f"{what}: metadata 'fps'", CaptureError)
         self.base_intrinsics = _intrinsics_from_k(meta.get("K"), what)
         coeffs = meta.get("perFrameIntrinsicCoeffs")
         self.per_frame: list[Intrinsics] | None = None
@@ -131,7 +141,7 @@ class Record3DCapture(_Record3DBase):
     Raises:
         CaptureError: a missing or malformed member, or colour, depth and confidence counts that differ.
         LimitError: over a bound.
-        ImportError: ``pyliblzfse`` is missing (when frames are read).
+        ImportError: no LZFSE binding (``pip install lzfse``) when frames are read.
     """
 
     format = "record3d"
@@ -222,6 +232,7 @@ class Record3DExrCapture(_Record3DBase):
         self._parse_metadata(meta, n, None)
         first = _io.read_member(self.source, self.depth_members[0], R3D_EXR, _io.image_bytes_limit(self.limits))
         self.depth_size = exr_size(first, f"{R3D_EXR}: {self.depth_members[0]}")
+        self.limits.check_pixels(*self.depth_size, f"{R3D_EXR}: depth maps")
         declared = _size(meta, "dw", "dh", R3D_EXR)
         if declared is not None and declared != self.depth_size:
             raise CaptureError(f"{R3D_EXR}: metadata says depth is {declared[0]}x{declared[1]}, "

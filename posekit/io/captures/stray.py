@@ -121,7 +121,7 @@ class StrayCapture(_io.SourceCapture):
         data = _io.read_member(self.source, name, STRAY, _io.image_bytes_limit(self.limits))
         if not name.endswith(".npy"):
             return _io.depth_from_png(data, 0.001, self.limits, what)
-        raw = _io.load_npy(data, what)
+        raw = _io.load_npy(data, what, self.limits)
         if raw.ndim != 2 or raw.dtype.kind not in "uif":
             raise CaptureError(f"{what}: expected a 2D numeric depth array, got {raw.dtype} {raw.shape}")
         self.limits.check_pixels(raw.shape[1], raw.shape[0], what)
