@@ -1,0 +1,1 @@
+"""Small pure functions over poses: rigs and joint rotations for animation export."""
