@@ -1,0 +1,1 @@
+"""Readers and writers of files: animation formats (BVH, glTF binary)."""
