@@ -87,7 +87,8 @@ class RigDefinition:
     Attributes:
         name: e.g. ``"COCO17+2 body"``.
         skeleton: the keypoint schema the sources index.
-        joints: J joints, every parent before its children (index 0 is the root).
+        joints: J joints in depth-first order (a BVH file's order; every parent before its children, the
+            root first).
         frames: joint index -> :class:`FrameSpec` for each joint with more than one child.
     """
 
@@ -232,6 +233,17 @@ def _assemble(name: str, skeleton: Skeleton, center: list[_Row], left: list[_Row
             parent_index = index[hub]
         index[row_name] = len(joints)
         joints.append(RigJoint(row_name, parent_index, sources, direction))
+    # Depth-first order, the order of a BVH file's joints, so that every format lists joints alike.
+    order: list[int] = []
+    pending = [0]
+    while pending:
+        j = pending.pop()
+        order.append(j)
+        pending += [c for c in range(len(joints) - 1, -1, -1) if joints[c].parent == j]
+    new = {old: i for i, old in enumerate(order)}
+    joints = [RigJoint(joints[o].name, new.get(joints[o].parent, -1), joints[o].sources, joints[o].rest_direction)
+              for o in order]  # fmt: skip
+    index = {n: new[i] for n, i in index.items()}
     specs = {index[j]: FrameSpec((index[a], index[b]), (index[c], index[d])) for j, ((a, b), (c, d)) in frames.items()}
     return RigDefinition(name, skeleton, tuple(joints), specs)
 
