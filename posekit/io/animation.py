@@ -187,9 +187,9 @@ def export_animations(
     else:
         people = [main_track(seq)]
     fps = seq.estimated_fps() or DEFAULT_FPS
+    motions = [motion_from_sequence(seq, person, fingers) for person in people]  # every error before any file
     written = []
-    for person in people:
-        motion = motion_from_sequence(seq, person, fingers)
+    for person, motion in zip(people, motions):
         name = f"{stem}_track{int(seq.track_ids[person])}" if each_track else stem
         written += [_write(motion, folder / f"{name}.{fmt}", fmt, fps, units) for fmt in formats]
     return written

@@ -261,7 +261,7 @@ def rig_definition(skeleton: Skeleton, fingers: bool = False) -> RigDefinition:
     Raises:
         NoRigError: another skeleton, or ``fingers`` without hand keypoints.
     """
-    coco = {"nose": 0, "left_eye": 1, "right_eye": 2, "left_ear": 3, "right_ear": 4}
+    nose = 0  # the first 17 keypoints are COCO's in both skeletons
     left = {"eye": 1, "ear": 3, "shoulder": 5, "elbow": 7, "wrist": 9, "hip": 11, "knee": 13, "ankle": 15}
     right = {k: v + 1 for k, v in left.items()}
     if skeleton.name == POSEKIT_COCO17_2.name:
@@ -280,7 +280,7 @@ def rig_definition(skeleton: Skeleton, fingers: bool = False) -> RigDefinition:
     center: list[_Row] = [
         ("Hips", None, hips, (0.0, 0.0, 0.0), None),
         ("Neck", "Hips", neck, (0.0, 1.0, 0.0), "Spine"),
-        ("Nose", "Neck", (coco["nose"],), _unit(0.0, 0.8, 0.6), "Head"),
+        ("Nose", "Neck", (nose,), _unit(0.0, 0.8, 0.6), "Head"),
     ]
     left_rows = _side_rows("Left", left, feet, 91 if fingers else None)
     right_rows = _side_rows("Right", right, feet, 112 if fingers else None)
