@@ -125,6 +125,11 @@ def _format(path: Path, format: str | None) -> str:
     return fmt
 
 
+def _check_units(units: str) -> None:
+    if units not in UNIT_SCALE:
+        raise AnimationExportError(f"units: expected one of {sorted(UNIT_SCALE)}, got {units!r}")
+
+
 def _write(motion: Motion, path: Path, fmt: str, fps: float, units: Units) -> Path:
     if fmt == "bvh":
         return write_bvh(motion, path, fps, units)
@@ -157,8 +162,7 @@ def export_animation(
     """
     path = Path(path)
     fmt = _format(path, format)
-    if units not in UNIT_SCALE:
-        raise AnimationExportError(f"units: expected one of {sorted(UNIT_SCALE)}, got {units!r}")
+    _check_units(units)
     motion = motion_from_sequence(seq, person, fingers)
     return _write(motion, path, fmt, seq.estimated_fps() or DEFAULT_FPS, units)
 
@@ -180,6 +184,7 @@ def export_animations(
     """
     for fmt in formats:
         _format(Path(f"{stem}.{fmt}"), fmt)
+    _check_units(units)
     folder = Path(folder)
     if each_track:
         main_track(seq)  # raises the clear error when there is nothing to export

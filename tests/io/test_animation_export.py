@@ -60,6 +60,8 @@ def test_format_from_suffix(tmp_path: Path) -> None:
         export_animations(seq, tmp_path, "x", formats=("bvh", "usd"))  # type: ignore[arg-type]
     with pytest.raises(AnimationExportError, match="units: expected one of"):
         export_animation(seq, tmp_path / "a.bvh", units="mm")  # type: ignore[arg-type]
+    with pytest.raises(AnimationExportError, match="units: expected one of"):
+        export_animations(seq, tmp_path, "x", units="inch")  # type: ignore[arg-type]
 
 
 def test_errors_say_what_was_expected(tmp_path: Path) -> None:
