@@ -18,7 +18,16 @@ from typing import IO, Any
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask. Linux shows it in /proc; elsewhere it can only be read by setting it, briefly (which
+    races with threads creating files meanwhile, hence /proc first)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
