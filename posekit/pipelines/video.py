@@ -139,8 +139,10 @@ class _Estimator:
                                         image_size=size)  # fmt: skip
         return boxes
 
-    def run(self, frames: list[Frame]) -> list[Poses]:
-        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels."""
+    def run(self, frames: list[Frame], previous: Poses | None = None) -> list[Poses]:
+        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels; with
+        ``previous`` (the poses of the frame just before, same pixels) the first frame carries its people
+        instead (a live stream goes frame by frame: :mod:`posekit.pipelines.live`)."""
         n = len(frames)
         images = [f.inference_image for f in frames]
         results: list[Poses | None] = [None] * n
@@ -149,9 +151,9 @@ class _Estimator:
             people: dict[int, Any] = {}
             lost = []
             for i in wave:
-                previous = results[i - 1] if offset else None
+                before = results[i - 1] if offset else previous if i == 0 else None
                 h, w = images[i].shape[:2]
-                carried = self._carried(previous, (w, h)) if previous is not None else np.zeros((0, 4))
+                carried = self._carried(before, (w, h)) if before is not None else np.zeros((0, 4))
                 if len(carried):
                     people[i] = carried
                 else:
