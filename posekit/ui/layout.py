@@ -12,6 +12,7 @@ from posekit.limits import Limits
 from posekit.pipelines.settings import MODEL_DEFAULTS
 from posekit.ui.files import APP_LIMITS, WorkDirs
 from posekit.ui.handlers import App
+from posekit.ui.live import live_tab
 from posekit.ui.models import MODEL_INFO, ModelRegistry, model_id, on_zero_gpu
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -183,6 +184,8 @@ def create_demo(
                         rgbd_out = gr.Video(label="2D overlay (captures)", elem_id="rgbd-overlay",
                                             interactive=False)  # fmt: skip
                 rgbd_outputs = [rgbd_out, *_result_components("rgbd")]
+
+            live_tab(registry, app.workdirs)  # webcam poses, streamed: posekit/ui/live.py
 
         image_btn.click(app.image, [image_in, *common], image_outputs, api_name="image", concurrency_id="gpu")
         video_btn.click(
