@@ -53,7 +53,7 @@ def fake_camera_y4m(
     num_frames: int = 90,
     fps: int = 30,
     figure: bool = True,
-    walk: float = 0.5,
+    walk: float = 0.25,
 ) -> Path:
     """Write a looping fake camera from ``source`` (any video PyAV reads); returns ``path``.
 
@@ -62,8 +62,9 @@ def fake_camera_y4m(
         num_frames: frames before Chromium loops back to the first.
         fps: the camera's rate.
         figure: draw figure 0 (red, with a white stick figure) walking across the clip and back.
-        walk: the fraction of the free width it walks (0.5 at 120 frames and 30 frames/s: ~110 px/s, so a
-            server slowed to 3 frames/s by a busy machine still sees boxes that overlap from frame to frame).
+        walk: the fraction of the free width it walks (0.25 at 120 frames and 30 frames/s: ~55 px/s, so a
+            server slowed to a frame a second by a busy machine still sees boxes that overlap from frame to
+            frame and keeps the id).
     """
     with av.open(str(source)) as container:
         real = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
