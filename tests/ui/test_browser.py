@@ -59,7 +59,9 @@ def page(app_url):
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.goto(app_url, wait_until="networkidle")
+            # Not "networkidle": the Live tab's stream keeps Gradio's heartbeat connection open for good.
+            page.goto(app_url, wait_until="load")
+            page.wait_for_selector("#image-input", timeout=30_000)
             yield page
         finally:
             browser.close()
