@@ -213,7 +213,7 @@ class Live:
             if session is not None:
                 session.start_recording()
             return "⏺ Recording: untick **Record poses** to stop and get the files.", None, None, None, stream
-        if session is None or session.recorded_frames == 0:
+        if session is None or not session.recording or session.recorded_frames == 0:
             if session is not None:
                 session.recording = False
             return "Nothing was recorded: start the stream, then tick **Record poses**.", None, None, None, stream
