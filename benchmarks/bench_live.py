@@ -12,7 +12,7 @@ Browser (``--browser``): the app is served, headless Debian Chromium streams a f
 each carrying its number in black and white blocks) from the Live tab, and the page times each camera frame
 when the webcam's ``<video>`` shows it and again when its overlay is shown (``generators.camera.PROBE_JS``).
 
-Run:  python benchmarks/bench_live.py [--frames 300] [--threads 1,2] [--browser --seconds 15]
+Run:  python benchmarks/bench_live.py [--frames 300] [--threads 1,2] [--max-seconds 60] [--browser --seconds 15]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def figures(ms: list[float] | np.ndarray) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1)}  # fmt: skip
 
 
-def server_side(frames: list[np.ndarray], count: int, threads: int) -> dict:
+def server_side(frames: list[np.ndarray], count: int, threads: int, max_seconds: float) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -78,6 +78,9 @@ def server_side(frames: list[np.ndarray], count: int, threads: int) -> dict:
     people = 0
     start = time.perf_counter()
     for i in range(count):
+        if time.perf_counter() - start > max_seconds:  # a machine too busy for this setting: say so, go on
+            count = i
+            break
         captured = time.perf_counter()
         bgr = cv2.cvtColor(rgb_frames[i % len(frames)], cv2.COLOR_RGB2BGR)
         poses = session.process(bgr, 1.0 + i / 30)
@@ -95,7 +98,7 @@ def server_side(frames: list[np.ndarray], count: int, threads: int) -> dict:
         "threads": threads,
         "frames": count,
         "frames_per_s": round(count / total, 1),
-        "people_per_frame": round(people / count, 2),
+        "people_per_frame": round(people / max(count, 1), 2),
         **{f"capture_to_{k}": figures(v) for k, v in stages.items()},
         "stages_s": {k: round(v, 2) for k, v in session.timings.items()},
     }
@@ -126,7 +129,8 @@ def browser_side(camera: Path, seconds: float) -> dict:
             page.click("#live-camera button.capture-button")
             page.wait_for_selector("#live-overlay img", timeout=60_000)
             time.sleep(3.0)  # warm-up
-            page.evaluate("() => { const P = window.posekitProbe; P.latencies = []; P.shown = []; }")
+            page.evaluate("() => { const P = window.posekitProbe; P.latencies = []; P.sendLatencies = []; "
+                          "P.shown = []; P.stale = 0; }")  # fmt: skip
             time.sleep(seconds)
             probe = page.evaluate("() => window.posekitProbe")
             stats = page.inner_text("#live-stats")
@@ -139,6 +143,8 @@ def browser_side(camera: Path, seconds: float) -> dict:
         "seconds": seconds,
         "overlays_shown_per_s": round((len(shown) - 1) / span, 1) if len(shown) > 1 else 0.0,
         "camera_to_overlay_shown": figures(probe["latencies"]),
+        "upload_to_overlay_shown": figures(probe["sendLatencies"]),
+        "unmatched_frame_numbers": probe["stale"],
         "page_stats": stats,
     }
 
@@ -149,20 +155,26 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="PyTorch CPU threads to try, comma-separated")
     parser.add_argument("--browser", action="store_true", help="also measure in Chromium with a fake camera")
     parser.add_argument("--seconds", type=float, default=15.0, help="browser: seconds measured")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="server side: at most this long a setting")
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--no-server", action="store_true", help="skip the server-side measurement")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_posekit(tmp / "weights", 0)
         os.environ["POSEKIT_WEIGHTS_DIR"] = str(tmp / "weights")
-        camera = fake_camera_y4m(tmp / "camera.y4m", CLIP, num_frames=120)
+        camera = fake_camera_y4m(tmp / "camera.y4m", CLIP, num_frames=120)  # the 4 s loop PROBE_ARGS expects
         frames = read_y4m(camera)
         report = {
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at start",
             "model": "PoseKit, random weights in the real format, CPU, frames 640x360",
-            "server": [server_side(frames, args.frames, int(t)) for t in args.threads.split(",")],
+            "server": []
+            if args.no_server
+            else [
+                server_side(frames, args.frames, int(t), args.max_seconds) for t in args.threads.split(",")
+            ],  # fmt: skip
         }
         if args.browser:
             report["browser"] = browser_side(camera, args.seconds)

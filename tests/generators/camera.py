@@ -9,7 +9,8 @@ parity bit).
 
 :data:`PROBE_JS` (run with ``page.evaluate``) reads that number twice: in the webcam's ``<video>`` element as
 each camera frame is shown (``requestVideoFrameCallback``), and in each overlay image the server sends back.
-The difference is the capture-to-overlay latency a visitor sees, measured in the browser. Results collect in
+The difference is the capture-to-overlay latency a visitor sees, measured in the browser; the time each frame
+is encoded for upload (the webcam component's ``canvas.toDataURL``) is noted too. Results collect in
 ``window.posekitProbe``.
 
 Test files and benchmarks import these as ``from generators.camera import fake_camera_y4m``.
@@ -98,9 +99,10 @@ _BLOCKS_JS = ",".join(f"[{(x1 + x2) / 2},{(y1 + y2) / 2}]" for x1, y1, x2, y2 in
 
 PROBE_JS = """
 (args) => {
-  const [W, H, BITS] = args;
+  const [W, H, BITS, LOOP] = args;
   const centres = [BLOCKS];
-  const P = window.posekitProbe = {seen: {}, last: -1, latencies: [], shown: [], hashes: [], codes: [], camera: 0};
+  const P = window.posekitProbe = {seen: {}, sent: {}, last: -1, latencies: [], sendLatencies: [], shown: [],
+                                   hashes: [], codes: [], camera: 0, stale: 0};
   const canvas = document.createElement('canvas');
   const ctx = canvas.getContext('2d', {willReadFrequently: true});
   const read = (source, w, h) => {
@@ -122,6 +124,16 @@ PROBE_JS = """
     for (let i = 0; i < data.length; i += 97) h = (h * 31 + data[i]) >>> 0;
     return h;
   };
+  // The webcam component encodes each frame it sends with canvas.toDataURL: note when each number leaves.
+  const toDataURL = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function (...rest) {
+    const url = toDataURL.apply(this, rest);
+    if (this !== canvas && this.width) {
+      const code = read(this, this.width, this.height);
+      if (code >= 0) P.sent[code] = performance.now();
+    }
+    return url;
+  };
   const video = document.querySelector('#live-camera video');
   const onFrame = () => {
     if (video.videoWidth) {
@@ -139,11 +151,21 @@ PROBE_JS = """
     const img = event.target;
     const code = read(img, img.naturalWidth, img.naturalHeight);
     P.shown.push(now); P.hashes.push(hash()); P.codes.push(code);
-    if (code >= 0 && P.seen[code] !== undefined) P.latencies.push(now - P.seen[code]);
+    // Numbers come back every loop of the camera (LOOP ms): a match older than half a loop is a frame whose
+    // showing the page did not report (a busy page skips video frame callbacks), not a latency.
+    if (code >= 0 && P.seen[code] !== undefined) {
+      if (now - P.seen[code] < LOOP / 2) P.latencies.push(now - P.seen[code]); else P.stale++;
+    }
+    if (code >= 0 && P.sent[code] !== undefined && now - P.sent[code] < LOOP / 2) {
+      P.sendLatencies.push(now - P.sent[code]);
+      delete P.sent[code];
+    }
   }, true);
   return true;
 }
 """.replace("BLOCKS", _BLOCKS_JS)
-PROBE_ARGS = [640, 360, CODE_BITS]
+PROBE_ARGS = [640, 360, CODE_BITS, 4000]
 """``page.evaluate(PROBE_JS, PROBE_ARGS)``: the block centres are given for a 640x360 camera and scaled to the
-size of each image read."""
+size of each image read; the last is the camera's loop in ms (120 frames at 30 frames/s, the tests' camera).
+``posekitProbe.latencies``: camera frame shown -> its overlay shown; ``sendLatencies``: frame encoded for the
+upload -> its overlay shown."""

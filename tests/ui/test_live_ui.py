@@ -69,7 +69,7 @@ def test_record_ticked_before_the_stream_starts_records_from_the_first_frame(fra
     assert state.session.detector is not None  # RTMW3D finds people with the detector
 
 
-def test_a_3d_recording_also_gives_animations_when_the_rig_allows(frames, tmp_path):
+def test_a_3d_recording_also_gives_bvh_and_glb_animations(frames, tmp_path):
     live = Live(ModelRegistry(_models(with_3d=True)), WorkDirs(tmp_path))
     state = None
     for frame in frames:
@@ -77,8 +77,7 @@ def test_a_3d_recording_also_gives_animations_when_the_rig_allows(frames, tmp_pa
     summary, json_path, zip_path, animations, state = live.record(False, state)
     seq = read_result(json_path)
     assert seq.keypoints_3d is not None and seq.num_frames == 20
-    # The oracle's 3D is a COCO17+2 figure: exported when the rig takes it, else said so (never an error)
-    assert ("BVH and GLB" in summary) == bool(animations)
+    assert "BVH and GLB" in summary and sorted(p.rsplit(".", 1)[1] for p in animations) == ["bvh", "glb"]
 
 
 def test_on_zero_gpu_streams_run_posekit_on_the_cpu(monkeypatch, tmp_path):
