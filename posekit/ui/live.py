@@ -54,7 +54,7 @@ TIME_LIMIT_S = 60
 """A stream runs at most a minute of processing, then the visitor starts it again: one visitor cannot hold a
 worker for ever."""
 LIVE_CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
-"""Streams served at once: PoseKit at ~15 frames/s takes about a fifth of a core, so one per core (at most 4);
+"""Streams served at once: PoseKit at ~15 frames/s takes about a third of a core, so one per core (at most 4);
 later visitors wait in the queue. Live streams have their own concurrency group, so they never hold up the
 Image and Video jobs (and those never hold up a stream)."""
 LIVE_TORCH_THREADS = 1
