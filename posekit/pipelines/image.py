@@ -13,16 +13,13 @@ rule (:func:`~posekit.processing.people.presence_scores`) tells an empty image f
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from posekit.estimators.base import PersonFinder, PoseEstimator
 from posekit.io.images import read_image
-from posekit.limits import DEFAULT_LIMITS, Limits
-from posekit.pipelines.models import Models
-from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_image_overlay, write_results
+from posekit.pipelines.results import Job, JobResult, write_image_overlay, write_results
 from posekit.pipelines.settings import MODEL_DEFAULTS, Settings
 from posekit.poses import Poses
 from posekit.processing.people import select_people, select_poses
@@ -122,20 +119,11 @@ def estimate_image(
     return Framing(model, detector, settings.replace(**options) if options else settings)(image)
 
 
-def run_image(
-    path: Path,
-    settings: Settings,
-    models: Models,
-    outputs: Outputs,
-    limits: Limits = DEFAULT_LIMITS,
-    progress: ProgressFn | None = None,
-    name: str | None = None,
-) -> JobResult:
+def run_image(job: Job) -> JobResult:
     """Read an image (bounded before decoding), estimate, and write its JSON, overlay and ZIP."""
-    report = progress or (lambda fraction, message: None)
-    name = name or path.name
-    limits.check_file(path)
-    image = read_image(path, max_pixels=limits.max_image_pixels)
+    report, settings, models = job.progress, job.settings, job.models
+    job.limits.check_file(job.path)
+    image = read_image(job.path, max_pixels=job.limits.max_image_pixels)
     report(0.05, "loading the model")
     model, detector = models.for_job(settings)
     report(0.1, "finding people")
@@ -151,11 +139,11 @@ def run_image(
     h, w = image.shape[:2]
     files = {}
     if settings.overlay:
-        files["overlay"] = write_image_overlay(outputs.path("_overlay.jpg"), image, poses, settings)
-    source = {"kind": "image", "file": name, "width": w, "height": h}
-    result = write_results(poses, source, settings, models, outputs, files)
+        files["overlay"] = write_image_overlay(job.outputs.path("_overlay.jpg"), image, poses, settings)
+    source = {"kind": "image", "file": job.name, "width": w, "height": h}
+    result = write_results(poses, source, settings, models, job.outputs, files)
     report(1.0, "done")
-    return JobResult("image", name, result.document, poses, result.files, [], seconds)
+    return JobResult("image", job.name, result.document, poses, result.files, [], seconds)
 
 
 __all__ = ["MODEL_DEFAULTS", "Framing", "estimate_image", "run_image"]

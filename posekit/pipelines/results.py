@@ -21,6 +21,7 @@ import numpy as np
 from posekit.io.atomic import atomic_write
 from posekit.io.export import result_document, write_json, write_results_zip
 from posekit.io.takes import save_take
+from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.models import Models
 from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
@@ -30,6 +31,10 @@ from posekit.viz.drawing import draw_poses
 
 ProgressFn = Callable[[float, str], None]
 """``progress(fraction, message)``: the fraction (0..1) of the job done, and what it is doing, for a person."""
+
+
+def silent(fraction: float, message: str) -> None:
+    """A progress callback that shows nothing."""
 
 
 @dataclass
@@ -67,6 +72,28 @@ class Outputs:
     def path(self, suffix: str) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder / f"{self.stem}{suffix}"
+
+
+@dataclass
+class Job:
+    """One input to process, and everything its job needs.
+
+    Attributes:
+        path: the input (file or folder). name: its own name, to record and show (the app passes the upload's).
+        settings: how to process it. models: where the models come from. outputs: where to write.
+        limits: upload bounds. progress: ``progress(fraction, message)``.
+    """
+
+    path: Path
+    name: str
+    settings: Settings
+    models: Models
+    outputs: Outputs
+    limits: Limits = DEFAULT_LIMITS
+    progress: ProgressFn | None = silent
+
+    def __post_init__(self) -> None:
+        self.progress = self.progress or silent
 
 
 @dataclass

@@ -35,8 +35,7 @@ from posekit.estimators.base import PersonFinder, PoseEstimator
 from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter, probe_video
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.image import Framing
-from posekit.pipelines.models import Models
-from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_results
+from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
 from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
 from posekit.processing.smoothing import smooth_pose_sequence, smoothing_params
@@ -379,27 +378,20 @@ def _write_overlay(
                 return writer.close()
 
 
-def run_video(
-    path: Path,
-    settings: Settings,
-    models: Models,
-    outputs: Outputs,
-    limits: Limits = DEFAULT_LIMITS,
-    progress: ProgressFn | None = None,
-    name: str | None = None,
-) -> JobResult:
+def run_video(job: Job) -> JobResult:
     """The video job: probe (bounded), estimate, track, smooth, draw the overlay, write JSON and ZIP."""
-    name = name or path.name
+    settings = job.settings
     # Size, pixels, duration and frame count from the container, before any model is loaded.
-    probe_video(path, limits, read_bounds(settings))
-    model, detector = models.for_job(settings)
-    overlay = outputs.path("_overlay.mp4") if settings.overlay else None
-    result = process_video(path, model, detector, settings, limits=limits, overlay_path=overlay, progress=progress)
+    probe_video(job.path, job.limits, read_bounds(settings))
+    model, detector = job.models.for_job(settings)
+    overlay = job.outputs.path("_overlay.mp4") if settings.overlay else None
+    result = process_video(job.path, model, detector, settings, limits=job.limits, overlay_path=overlay,
+                           progress=job.progress)  # fmt: skip
     seq = result.sequence
-    source = {**seq.meta.get("source", {}), "kind": "video", "file": name, "timings_s": result.timings}
+    source = {**seq.meta.get("source", {}), "kind": "video", "file": job.name, "timings_s": result.timings}
     files = {"overlay": result.overlay_path} if result.overlay_path is not None else {}
-    written = write_results(seq, source, settings, models, outputs, files)
+    written = write_results(seq, source, settings, job.models, job.outputs, files)
     details = {"frames_per_second": result.frames_per_second, "width": result.info.width,
                "height": result.info.height}  # fmt: skip
-    return JobResult("video", name, written.document, seq, written.files, list(result.warnings),
+    return JobResult("video", job.name, written.document, seq, written.files, list(result.warnings),
                      result.timings.get("total", 0.0), details)  # fmt: skip
