@@ -152,7 +152,7 @@ def load_take(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> PoseS
     else:
         size = limits.check_file(path)
         if form == "bin" and path.suffix.lower() == ".json":
-            from posekit.io.video import describe_content
+            from posekit.io.video_open import describe_content
 
             with open(path, "rb") as f:
                 got = describe_content(f.read(512))

@@ -31,7 +31,7 @@ import numpy as np
 from posekit.coords import Intrinsics, backproject, scale_intrinsics
 from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.io.captures.open import open_capture
-from posekit.io.video import VideoWriter
+from posekit.io.video_writer import VideoWriter
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 from posekit.pipelines.image import Framing
 from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
@@ -43,6 +43,7 @@ from posekit.processing.people import pick_main_box
 from posekit.processing.smoothing import SmoothingMethod, smooth_sequence, smoothing_params
 from posekit.processing.status import status_counts
 from posekit.sequence import PoseSequence
+from posekit.skeletons import Skeleton
 from posekit.viz.drawing import draw_poses
 
 PoseModel = Callable[[np.ndarray], Poses]
@@ -247,7 +248,7 @@ def _process_frame(
 
 def _assemble(
     rows: list[dict[str, Any]],
-    skeleton: Any,
+    skeleton: Skeleton,
     image_size: tuple[int, int],
     capture: Capture,
     step: int,

@@ -32,7 +32,8 @@ import numpy as np
 
 from posekit.coords import scale_intrinsics
 from posekit.estimators.base import PersonFinder, PoseEstimator
-from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter, probe_video
+from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, probe_video
+from posekit.io.video_writer import VideoWriter
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.image import Framing
 from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
@@ -145,7 +146,7 @@ class _Estimator:
         results: list[Poses | None] = [None] * n
         for offset in range(min(self.k, n)):
             wave = list(range(offset, n, self.k))
-            people: dict[int, Any] = {}
+            people: dict[int, tuple[np.ndarray, np.ndarray] | np.ndarray | None] = {}
             lost = []
             for i in wave:
                 previous = results[i - 1] if offset else None

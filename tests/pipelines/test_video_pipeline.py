@@ -16,7 +16,8 @@ from generators.videos import (
     walking_video,
 )
 
-from posekit.io.video import VideoError, VideoWarning, read_video
+from posekit.io.video import VideoWarning, read_video
+from posekit.io.video_open import VideoError
 from posekit.limits import LimitError, Limits
 from posekit.pipelines.video import STAGES, VideoResult, process_video
 
