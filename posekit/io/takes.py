@@ -36,6 +36,7 @@ from posekit.io.archive import SafeZip
 from posekit.io.atomic import atomic_dir, atomic_write
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits, check_fps, check_json_depth
 from posekit.processing.canonical import canonicalize
+from posekit.processing.people import select_main_track
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, derive_pelvis_neck, wholebody_to_posekit
 
@@ -500,13 +501,6 @@ def _posekit_arrays(seq: PoseSequence, person: int) -> dict[str, np.ndarray | No
     return {"kp2": kp2, "scores": sc, "kp3": kp3, "canonical": canon, "depth_confidence": conf}
 
 
-def main_person(seq: PoseSequence) -> int:
-    """Index of the person present in the most frames (ties: the higher mean score)."""
-    present = seq.present.sum(axis=0)
-    mean_score = np.nan_to_num(seq.scores).mean(axis=(0, 2)) if seq.num_frames else np.zeros(seq.num_people)
-    return int(np.lexsort((-mean_score, -present))[0])
-
-
 def from_sequence(
     seq: PoseSequence, meta: dict[str, Any] | None = None, person: int | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -520,12 +514,13 @@ def from_sequence(
     Args:
         seq: the sequence.
         meta: ``TakeMeta`` fields overriding ``seq.meta``'s (other keys are not written).
-        person: which person (track index) to save; default: the one present in the most frames.
+        person: which person (track index) to save; default: the main track
+            (:func:`~posekit.processing.people.select_main_track`).
     """
     if seq.num_people == 0:
         raise TakeError("cannot save a take: the sequence has no person")
     if person is None:
-        person = main_person(seq)
+        person = select_main_track(seq)
     if not 0 <= person < seq.num_people:
         raise TakeError(f"person: expected an index in 0..{seq.num_people - 1}, got {person}")
     take_meta = build_meta(seq, meta)

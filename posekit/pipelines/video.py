@@ -39,8 +39,9 @@ from posekit.pipelines.image import Framing
 from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
 from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
+from posekit.processing.people import select_main_track
 from posekit.processing.smoothing import smooth_pose_sequence, smoothing_params
-from posekit.processing.tracking import Tracker, boxes_from_keypoints, select_main_track
+from posekit.processing.tracking import Tracker, boxes_from_keypoints
 from posekit.sequence import PoseSequence
 from posekit.skeletons import Skeleton
 from posekit.viz.drawing import draw_poses
