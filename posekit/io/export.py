@@ -131,7 +131,7 @@ def write_results_zip(
         result: the same result, for the CSV.
         files: archive name -> existing file to include (e.g. ``{"overlay.mp4": ...}``).
         writers: archive name -> function that writes that member to the path it is given (e.g. an
-            app-compatible take with ``posekit.io.takes.save_take``); run in a temporary folder.
+            app-compatible take with ``posekit.io.take_writer.save_take``); run in a temporary folder.
     """
     with atomic_write(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("results.json", json.dumps(document, allow_nan=False, indent=1))

@@ -20,7 +20,7 @@ import numpy as np
 
 from posekit.io.atomic import atomic_write
 from posekit.io.export import result_document, write_json, write_results_zip
-from posekit.io.takes import save_take
+from posekit.io.take_writer import save_take
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.models import Models
 from posekit.pipelines.settings import Settings
