@@ -256,6 +256,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         overlay=not args.no_overlay,
         overlay_max_side=args.overlay_max_side,
         zip=args.zip,
+        export=args.export,
     )
 
 
