@@ -214,10 +214,13 @@ PLOT_JS = """
   plot.figure = figure;
   const animate = (gd, args) => window.Plotly.animate(gd, ...args).catch(() => {});  // interrupted: fine
   const fit = (gd, layout) => {
-    const width = gd.clientWidth;
+    // Plotly stops following the page's width once a height is set: both are set here, as the page changes.
+    const width = gd.clientWidth, full = gd._fullLayout;
     if (!layout.scene || !layout.height || !width) return;
     const height = width < 640 ? Math.max(360, Math.min(layout.height, Math.round(width * 1.3))) : layout.height;
-    if (Math.abs((gd.layout.height || 0) - height) > 2) window.Plotly.relayout(gd, { height }).catch(() => {});
+    if (Math.abs(full.height - height) > 2 || Math.abs(full.width - width) > 2) {
+      window.Plotly.relayout(gd, { width, height }).catch(() => {});
+    }
   };
   const attach = (gd, figure) => {
     const steps = (((figure.layout || {}).sliders || [])[0] || {}).steps || [];

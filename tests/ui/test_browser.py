@@ -98,7 +98,7 @@ def _photograph(page, case: str) -> None:
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 1000})
         page.wait_for_function(PLOTS_FIT, timeout=30_000)  # Plotly follows the new width (and height, on a phone)
-        page.wait_for_timeout(1000)  # and WebGL draws the scene again
+        page.wait_for_timeout(700)  # and WebGL draws the scene again
         page.screenshot(path=str(OUTPUT / f"browser_{case}_{width}.png"), full_page=True)
     page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
 
@@ -153,7 +153,7 @@ def test_image_with_a_2d_model(page):
 
 
 def test_video_progress_moves_and_the_3d_animation_plays(page, tmp_path):
-    clip = walking_video(tmp_path / "walk.mp4", num_frames=4, size=(160, 120), fps=10.0)
+    clip = walking_video(tmp_path / "walk.mp4", num_frames=3, size=(160, 120), fps=10.0)
     page.click("button[role=tab]:has-text('Video')")
     page.set_input_files("#video-input input[type=file]", str(clip.path))
     page.wait_for_selector("#video-input video", timeout=30_000)
@@ -161,16 +161,16 @@ def test_video_progress_moves_and_the_3d_animation_plays(page, tmp_path):
     page.click("#video-run")
     page.wait_for_selector("#video-plot .js-plotly-plot", timeout=180_000)
     frames = f"{FIGURE.format('video')}._transitionData?._frames?.length || 0"
-    page.wait_for_function(f"({frames}) === 4", timeout=30_000)  # gr.Plot drops frames: the page adds them
+    page.wait_for_function(f"({frames}) === 3", timeout=30_000)  # gr.Plot drops frames: the page adds them
     seen = page.evaluate("() => { clearInterval(window.__progressTimer); return window.__progress; }")
     percents = [float(m.group(1)) for text in seen if (m := re.search(r"([\d.]+)%$", text))]
     print("progress seen:", seen)
     assert percents == sorted(percents), f"the bar went back: {seen}"
     during = {p for p in percents if 2.0 < p < 95.0}  # after the model's loading, before the end of the job
     assert len(during) >= 3, f"the bar did not move with the frames: {seen}"
-    assert any("frames 1-4 of about 4" in text for text in seen), seen
+    assert any("frames 1-3 of about 3" in text for text in seen), seen
     summary = page.inner_text("#video-summary")
-    assert "4 frames" in summary and "model-relative" in summary, summary
+    assert "3 frames" in summary and "model-relative" in summary, summary
     assert "BVH" in page.inner_text("#video-zip")
     _play_pause_replay(page, "video")
     _photograph(page, "video_3d")
