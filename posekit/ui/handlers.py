@@ -240,7 +240,7 @@ class App:
             f"**{info.format} capture**: the main person found in **{found} of {seq.num_frames} frames** "
             f"({_span(seq)}, {info.color_size[0]}×{info.color_size[1]} colour, depth {depth}) by {model} "
             f"({_how(settings)}) in {result.seconds:.1f} s on {self.registry.device.upper()}; depth confidence: "
-            f"{settings.depth_mode}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
+            f"{settings.depth_mode.capitalize()}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
             seq.space_3d,
             [_plot_note(seq.num_frames)],
         )
