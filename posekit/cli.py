@@ -257,6 +257,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overlay=not args.no_overlay,
         overlay_max_side=args.overlay_max_side,
         zip=args.zip,
+        export=args.export,
     )
 
 
@@ -323,7 +324,8 @@ def _summary(result: JobResult) -> str:
         return f"{result.name}: {len(seq)} {'person' if len(seq) == 1 else 'people'}"
     people = f"{seq.num_people} {'person' if seq.num_people == 1 else 'people'}"
     rate = result.details.get("frames_per_second")
-    speed = f", {rate:.2f} frames/s" if rate and rate == rate else ""
+    # A slow run (RTMW3D on a small CPU) reads better as seconds per frame than as "0.00 frames/s".
+    speed = "" if not rate or rate != rate else f", {rate:.1f} frames/s" if rate >= 1 else f", {1 / rate:.1f} s/frame"
     return f"{result.name}: {seq.num_frames} frames, {people}{speed}"
 
 

@@ -17,6 +17,7 @@ boxes, real persons score from 0.146 (two more at 0.169 and 0.183), under or nea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,12 @@ from posekit.estimators.base import PersonFinder, PoseEstimator
 from posekit.io.images import read_image
 from posekit.pipelines.results import Job, JobResult, write_image_overlay, write_results
 from posekit.pipelines.settings import MODEL_DEFAULTS, Settings
-from posekit.poses import Poses
+from posekit.poses import Poses, concatenate
 from posekit.processing.people import select_people, select_poses
 from posekit.processing.tracking import boxes_from_keypoints
+
+PEOPLE_PER_STEP = 4
+"""People estimated between two progress reports in one image (a crowd takes a while on a CPU)."""
 
 
 class Framing:
@@ -59,11 +63,21 @@ class Framing:
         return out
 
     def estimate(
-        self, images: list[np.ndarray], people: list[tuple[np.ndarray, np.ndarray] | np.ndarray | None]
+        self,
+        images: list[np.ndarray],
+        people: list[tuple[np.ndarray, np.ndarray] | np.ndarray | None],
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[Poses]:
-        """Poses of each image: in the given boxes (with their scores), or framed by the model when None."""
+        """Poses of each image: in the given boxes (with their scores), or framed by the model when None.
+
+        With ``progress``, one image's people are estimated :data:`PEOPLE_PER_STEP` at a time, and
+        ``progress(done, total)`` is told after each step (the same poses, in the same order).
+        """
         boxes = [p[0] if isinstance(p, tuple) else p for p in people]
-        results = self.model.predict_batch(images, boxes) if images else []
+        if progress is not None and len(images) == 1 and boxes[0] is not None and len(boxes[0]) > PEOPLE_PER_STEP:
+            results = [self._in_steps(images[0], boxes[0], progress)]
+        else:
+            results = self.model.predict_batch(images, boxes) if images else []
         if self.refine:
             results = self._refined(images, boxes, results)
         out = []
@@ -76,6 +90,13 @@ class Framing:
                 self.main_box = poses.bboxes[0]
             out.append(poses)
         return out
+
+    def _in_steps(self, image: np.ndarray, boxes: np.ndarray, progress: Callable[[int, int], None]) -> Poses:
+        parts = []
+        for start in range(0, len(boxes), PEOPLE_PER_STEP):
+            parts += self.model.predict_batch([image], [boxes[start : start + PEOPLE_PER_STEP]])
+            progress(min(start + PEOPLE_PER_STEP, len(boxes)), len(boxes))
+        return concatenate(parts)
 
     def _refined(self, images: list[np.ndarray], boxes: list[np.ndarray | None], results: list[Poses]) -> list[Poses]:
         """Whole-frame results run again on a crop around the person found (see the module docstring)."""
@@ -138,7 +159,11 @@ def run_image(job: Job) -> JobResult:
     found = 0 if people[0] is None else len(people[0][0])
     report(0.4, f"estimating the poses of {found} {'person' if found == 1 else 'people'}" if people[0] else
            "estimating the pose")  # fmt: skip
-    poses = framing.estimate([image], people)[0]
+
+    def step(done: int, total: int) -> None:
+        report(0.4 + 0.4 * done / total, f"estimating the poses: {done} of {total} people")
+
+    poses = framing.estimate([image], people, step)[0]
     seconds = time.perf_counter() - start
     report(0.8, "drawing")
     h, w = image.shape[:2]

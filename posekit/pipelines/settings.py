@@ -40,6 +40,8 @@ from posekit.processing.depth_sampler import DEPTH_MODES
 Smoothing = Literal["one_euro", "ema", "none"]
 SMOOTHINGS: tuple[str, ...] = ("one_euro", "ema", "none")
 SMOOTHING_LABELS = {"one_euro": "One-Euro", "ema": "EMA (the PoseKit app's)", "none": "off"}
+EXPORT_FORMATS: tuple[str, ...] = ("bvh", "glb")
+"""Animation files a results ZIP can hold for a sequence with 3D (:mod:`posekit.io.animation`)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Settings:
         overlay: draw the 2D overlay (image or video).
         overlay_max_side: longest side of overlay videos.
         zip: also write a results ZIP (JSON, keypoints CSV, overlay, take).
+        export: animation formats (``bvh``, ``glb``) the ZIP also holds for a sequence with 3D (the main
+            person; :func:`posekit.io.animation.export_animations`); the CLI's ``--export``.
     """
 
     model: str = "rtmw3d-l"
@@ -142,6 +146,7 @@ class Settings:
     overlay: bool = True
     overlay_max_side: int | None = 1920
     zip: bool = False
+    export: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_estimator_name(self.model)
@@ -177,6 +182,10 @@ class Settings:
             raise ValueError(f"smoothing: expected one of {', '.join(SMOOTHINGS)}, got {self.smoothing!r}")
         if self.smoothing_strength is not None:
             put(self, "smoothing_strength", _fraction("smoothing_strength", self.smoothing_strength))
+        export = (self.export,) if isinstance(self.export, str) else self.export
+        if not isinstance(export, (tuple, list)) or any(f not in EXPORT_FORMATS for f in export):
+            raise ValueError(f"export: expected some of {', '.join(EXPORT_FORMATS)}, got {self.export!r}")
+        put(self, "export", tuple(dict.fromkeys(export)))
         if self.depth_mode not in DEPTH_MODES:
             raise ValueError(f"depth_mode: expected one of {', '.join(DEPTH_MODES)}, got {self.depth_mode!r}")
 
@@ -210,4 +219,4 @@ def _or(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-__all__ = ["ESTIMATORS", "MODEL_DEFAULTS", "SMOOTHINGS", "Settings", "Smoothing"]
+__all__ = ["ESTIMATORS", "EXPORT_FORMATS", "MODEL_DEFAULTS", "SMOOTHINGS", "Settings", "Smoothing"]

@@ -17,6 +17,7 @@ def run_take(job: Job) -> JobResult:
     seq = load_take(job.path, job.limits)
     report(0.5, f"{seq.num_frames} frames read")
     source = {"kind": "take", "file": job.name}
-    written = write_results(seq, source, None, None, job.outputs, {}, model_id=TAKE_MODEL_ID, zip=job.settings.zip)
+    written = write_results(seq, source, None, None, job.outputs, {}, model_id=TAKE_MODEL_ID, zip=job.settings.zip,
+                           export=job.settings.export)  # fmt: skip
     report(1.0, "done")
     return JobResult("take", job.name, written.document, seq, written.files, [], 0.0, {"meta": seq.meta})

@@ -140,12 +140,17 @@ class _Estimator:
                                         image_size=size)  # fmt: skip
         return boxes
 
-    def run(self, frames: list[Frame]) -> list[Poses]:
-        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels."""
+    def run(self, frames: list[Frame], step: Callable[[float, str], None] | None = None) -> list[Poses]:
+        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels.
+
+        ``step(fraction, what)`` is told the fraction of the chunk's work done, between its model calls.
+        """
         n = len(frames)
         images = [f.inference_image for f in frames]
         results: list[Poses | None] = [None] * n
-        for offset in range(min(self.k, n)):
+        waves = min(self.k, n)
+        step = step or (lambda fraction, what: None)
+        for offset in range(waves):
             wave = list(range(offset, n, self.k))
             people: dict[int, tuple[np.ndarray, np.ndarray] | np.ndarray | None] = {}
             lost = []
@@ -157,7 +162,11 @@ class _Estimator:
                     people[i] = carried
                 else:
                     lost.append(i)  # a detection frame, or nobody left to carry: look for people again
-            with self.timings("detect"):
+            if lost and self.framing.detector is not None:
+                with self.timings("detect"):
+                    people.update(zip(lost, self.framing.detect([images[i] for i in lost])))
+                step((offset + 0.5) / waves, "estimating poses")
+            else:
                 people.update(zip(lost, self.framing.detect([images[i] for i in lost])))
             todo = [i for i in wave if people[i] is None or len(people[i][0] if isinstance(people[i], tuple)
                                                                   else people[i])]  # fmt: skip
@@ -166,6 +175,7 @@ class _Estimator:
                     predicted = self.framing.estimate([images[i] for i in todo], [people[i] for i in todo])
                 for i, poses in zip(todo, predicted):
                     results[i] = poses
+            step((offset + 1) / waves, "estimating poses")
             for i in wave:
                 if results[i] is None:
                     h, w = images[i].shape[:2]
@@ -298,14 +308,22 @@ def process_video(
     chunk_size = settings.batch_size * settings.detect_every
 
     def flush() -> None:
-        results = estimator.run(chunk)
+        # Reported between model calls, so that the bar moves with the frames even when a chunk takes long.
+        done, size = len(poses), len(chunk)
+        of = f" of about {expected}" if expected else ""
+        frames = f"frames {done + 1}-{done + size}{of}" if size > 1 else f"frame {done + 1}{of}"
+
+        def step(part: float, what: str) -> None:
+            fraction = min((done + part * size) / expected, 1.0) if expected else 0.5
+            report(share * fraction, f"{what}: {frames}")
+
+        step(0.0, "finding people" if estimator.framing.detector is not None else "estimating poses")
+        results = estimator.run(chunk, step)
         with timings("track"):
             for frame, result in zip(chunk, results):
                 poses.append(tracker.track(_rescale(result, frame.scale, frame.size)))
                 times.append(frame.time)
         chunk.clear()
-        done = len(poses) / expected if expected else 0.5
-        report(share * min(done, 1.0), f"poses: {len(poses)} frames" + (f" of about {expected}" if expected else ""))
 
     for frame in timings.iterate("decode", reader):
         chunk.append(frame)

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from posekit.io.video import probe_video
 from posekit.limits import Limits
 from posekit.pipelines import JobResult, ModelUnavailableError, Settings, run_file
-from posekit.pipelines.settings import SMOOTHING_LABELS
+from posekit.pipelines.settings import EXPORT_FORMATS, SMOOTHING_LABELS
 from posekit.pipelines.video import expected_frames, read_bounds
 from posekit.sequence import PoseSequence
 from posekit.ui.files import APP_LIMITS, WorkDirs, check_image_upload, rgbd_kind
@@ -48,8 +48,11 @@ SPACE_TEXT = {
     "metric_depth": "**metric, from depth**: joints back-projected with the capture's measured depth and "
     "real camera intrinsics, in metres.",
     "phone": "**from the phone**: computed on the iPhone by the PoseKit app from ARKit depth, in metres.",
-    None: "**none**: this model gives 2D keypoints only; upload an RGB-D capture for metric 3D.",
+    None: "**none**: this model gives 2D keypoints only, so there is no 3D view; upload an RGB-D capture for "
+    "metric 3D.",
 }
+NO_3D = f"3D: {SPACE_TEXT[None]}"
+"""The summary's line for a result without 3D (the page then hides the 3D view)."""
 
 
 @contextmanager
@@ -95,6 +98,7 @@ def app_settings(
         max_side=INFERENCE_MAX_SIDE,
         overlay_max_side=OVERLAY_MAX_SIDE,
         zip=True,
+        export=EXPORT_FORMATS,
         **sequence,  # type: ignore[arg-type]
     )
 
@@ -202,7 +206,7 @@ class App:
         """Play a take back as the phone recorded it: its own 3D, no model, no GPU, no network."""
         progress(0.1, desc="Reading the take")
         result = run_file(file, settings, self.registry.models, self.workdirs.new("take"), _stem(file), "take",
-                          self.limits, Progress(), Path(file).name)  # fmt: skip
+                          self.limits, Progress(0.1, 0.6), Path(file).name)  # fmt: skip
         seq = result.result
         progress(0.6, desc="Drawing the 3D playback")
         figure = plot3d.sequence_figure(seq, settings.keypoint_threshold, max_frames=MAX_PLOT_FRAMES, upright=True)
@@ -236,7 +240,7 @@ class App:
             f"**{info.format} capture**: the main person found in **{found} of {seq.num_frames} frames** "
             f"({_span(seq)}, {info.color_size[0]}×{info.color_size[1]} colour, depth {depth}) by {model} "
             f"({_how(settings)}) in {result.seconds:.1f} s on {self.registry.device.upper()}; depth confidence: "
-            f"{settings.depth_mode}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
+            f"{settings.depth_mode.capitalize()}; smoothing: {SMOOTHING_LABELS[settings.smoothing_method]}.",
             seq.space_3d,
             [_plot_note(seq.num_frames)],
         )

@@ -7,6 +7,7 @@ and limits are frozen dataclasses, progress is the stateless :class:`Progress`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -21,15 +22,25 @@ GPU_SECONDS_PER_FRAME = {"rtmw3d-l": 0.08, "rtmw3d-x": 0.12, "posekit": 0.04}
 """Rough ZeroGPU time per frame (detection, pose, drawing, encoding), with headroom: sizes the GPU request."""
 
 
+@dataclass(frozen=True)
 class Progress:
-    """``progress(fraction, message)`` for the library's pipelines, shown as the request's Gradio progress bar.
+    """``progress(fraction, message)`` for the library's pipelines, shown as the request's Gradio progress bar,
+    the job's 0..1 drawn from ``start`` to ``end`` of the bar (the handler's own steps before and after it keep
+    the bar moving forward).
 
-    Stateless, so it pickles into a ZeroGPU worker (a closure would not); each call reaches the running
+    Two numbers, so it pickles into a ZeroGPU worker (a closure would not); each call reaches the running
     request through Gradio's context.
     """
 
+    start: float = 0.0
+    end: float = 1.0
+
     def __call__(self, fraction: float, message: str) -> None:
-        gr.Progress()(fraction, desc=message)
+        gr.Progress()(self.start + (self.end - self.start) * fraction, desc=message)
+
+
+JOB_SHARE = Progress(0.05, 0.95)
+"""Where a job's progress goes on the bar: after the model's loading, before the 3D figure is drawn."""
 
 
 def gpu_seconds(registry: ModelRegistry, path: str, settings: Settings, *args: Any, expected_frames: int,
@@ -58,4 +69,4 @@ def run_job(
 
     ``expected_frames`` only sizes the GPU time asked of ZeroGPU.
     """
-    return run_file(path, settings, registry.models, out_dir, stem, kind, limits, Progress(), name)  # type: ignore[arg-type]
+    return run_file(path, settings, registry.models, out_dir, stem, kind, limits, JOB_SHARE, name)  # type: ignore[arg-type]
