@@ -90,23 +90,26 @@ def discover(
     found: dict[str, str] = {}  # source -> kind, first mention wins, order kept
     errors: list[dict[str, str]] = []
     for given in inputs:
-        text = os.fspath(given)
-        try:
-            pairs = _expand(text, excluded)
-        except (BatchInputError, OSError, UnicodeDecodeError) as exc:
-            errors.append({"input": text, "error_type": type(exc).__name__, "message": str(exc)})
-            continue
-        for source, kind in pairs:
+        for source, kind in _expand(os.fspath(given), excluded, errors):
             found.setdefault(source, kind)
     return layout([WorkItem(source, kind) for source, kind in found.items()]), errors
 
 
-def _expand(text: str, excluded: set[Path]) -> list[tuple[str, str]]:
+def _expand(text: str, excluded: set[Path], errors: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """``(source, kind)`` pairs of one input; a problem goes to ``errors`` (each manifest entry on its own)."""
+    try:
+        if Path(text).suffix.lower() in MANIFEST_EXTENSIONS and Path(text).is_file():
+            return [pair for entry in read_manifest(Path(text)) for pair in _expand(entry, excluded, errors)]
+        return _expand_one(text, excluded)
+    except (BatchInputError, OSError, UnicodeDecodeError) as exc:
+        errors.append({"input": text, "error_type": type(exc).__name__, "message": str(exc)})
+        return []
+
+
+def _expand_one(text: str, excluded: set[Path]) -> list[tuple[str, str]]:
     if is_url(text):
         return [(text, kind_from_name(text))]
     path = Path(text).expanduser()
-    if path.suffix.lower() in MANIFEST_EXTENSIONS and path.is_file():
-        return [pair for entry in read_manifest(path) for pair in _expand(entry, excluded)]
     if path.is_dir():
         items = list(walk(path, excluded))
         if not items:
