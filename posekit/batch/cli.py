@@ -79,6 +79,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     model.add_argument("--model", choices=MODELS, default="rtmw3d-l", help="pose model")
     model.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     model.add_argument("--precision", default="auto", help="auto, fp32, fp16 (CUDA) or bf16")
+    model.add_argument("--compile", action="store_true", help="torch.compile the networks in every worker")
     model.add_argument("--weights-dir", type=Path, default=None, help="folder of weight files (POSEKIT_WEIGHTS_DIR)")
     model.add_argument("--detector", action=argparse.BooleanOptionalAction, default=None,
                        help="find people with RTMDet-M first (default: on for rtmw3d, off for posekit)")  # fmt: skip
@@ -94,7 +95,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     video.add_argument("--max-frames", type=_positive(int), default=None, help="read at most this many frames")
     video.add_argument("--max-duration", type=_positive(float), default=None, help="read at most this many seconds")
     video.add_argument("--max-side", type=_positive(int), default=None, help="downscale frames to this longest side")
-    video.add_argument("--stride", type=_positive(int), default=None, help="keep one frame in N")
+    video.add_argument("--frame-step", "--stride", type=_positive(int), default=None, help="keep one frame in N")
     video.add_argument("--target-fps", type=_positive(float), default=None, help="keep frames at most this rate")
     video.add_argument("--depth-mode", choices=("strict", "balanced", "lenient"), default=None,
                        help="captures: how far the depth sampler may look")  # fmt: skip
@@ -103,11 +104,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 _SETTINGS_FROM_ARGS = {
-    "model": "model", "device": "device", "precision": "precision", "detector": "detector",
+    "model": "model", "device": "device", "precision": "precision", "compile": "compile", "detector": "detector",
     "keypoint_threshold": "keypoint_threshold", "bbox_threshold": "bbox_threshold",
     "single_person": "single_person", "max_people": "max_people", "detect_every": "detect_every",
     "batch_size": "batch_size", "smoothing": "smoothing", "smoothing_strength": "smoothing_strength",
-    "max_frames": "max_frames", "max_duration": "max_duration_s", "max_side": "max_side", "stride": "frame_step",
+    "max_frames": "max_frames", "max_duration": "max_duration_s", "max_side": "max_side", "frame_step": "frame_step",
     "target_fps": "target_fps", "depth_mode": "depth_mode", "overlay_max_side": "overlay_max_side", "zip": "zip",
 }  # fmt: skip
 """Option dest -> ``Settings`` field. An option left at None (or False) keeps the Settings default."""

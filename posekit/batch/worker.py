@@ -41,7 +41,7 @@ class PoseWorker:
 
         self.settings = settings
         self.out_dir = Path(out_dir)
-        self.models = Models(settings)
+        self.models = Models.for_settings(settings)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {c: [] for c in RESULT_COLUMNS}

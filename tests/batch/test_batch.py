@@ -37,15 +37,7 @@ from posekit.sequence import PoseSequence  # noqa: E402
 from posekit.skeletons import POSEKIT_COCO17_2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-_STANDIN = False
-try:
-    from posekit.pipelines import Settings, run_file
-except ImportError:  # TEMPORARY until the pipelines API lands: see _standin.py
-    import _standin
-
-    _standin.install()
-    _STANDIN = True
-    from posekit.pipelines import Settings, run_file
+from posekit.pipelines import Models, Settings, run_file  # noqa: E402
 
 SETTINGS = Settings(model="posekit", device="cpu", max_frames=6)
 GOOD = {"photos/a/frame0", "photos/a/frame1", "photos/b/frame0", "clips/walk", "takes/PoseTake", "captures/room"}
@@ -63,10 +55,7 @@ def ray_session(weights):
     """One local Ray for the module; the workers inherit POSEKIT_WEIGHTS_DIR from this process."""
     old = os.environ.get("POSEKIT_WEIGHTS_DIR")
     os.environ["POSEKIT_WEIGHTS_DIR"] = str(weights)
-    here = os.pathsep.join([str(Path(__file__).parent), str(ROOT / "tests"), str(ROOT)])
-    extra = {"runtime_env": {"worker_process_setup_hook": "_standin.install", "env_vars": {"PYTHONPATH": here}}}
-    extra = extra if _STANDIN else {}
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False, **extra)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     yield
     ray.shutdown()
     if old is None:
@@ -142,12 +131,10 @@ def test_the_bad_input_is_in_the_errors_table(first_run, inputs):
 
 
 def test_keypoints_equal_the_single_input_run_file(first_run, inputs, weights, tmp_path, monkeypatch):
-    from posekit.pipelines import Models
-
     monkeypatch.setenv("POSEKIT_WEIGHTS_DIR", str(weights))
     out, _ = first_run
     rows = _keypoints(out)
-    models = Models(SETTINGS)
+    models = Models.for_settings(SETTINGS)
     for source in rows["input"].unique():
         alone = run_file(Path(source), SETTINGS, models, tmp_path, stem=_rel(inputs, source).replace("/", "_"))
         want = keypoint_table(alone.result, source).to_pandas()
