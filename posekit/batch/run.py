@@ -28,6 +28,8 @@ IMAGES_PER_CALL = 16
 """Images per actor call: enough to make Ray's per-task overhead negligible, few enough to balance the pool."""
 GPUS_PER_WORKER = 0.5
 """Default GPU share of an actor: two actors per GPU, so one decodes and draws while the other runs the model."""
+ACTOR_START_TIMEOUT_S = 600
+"""Seconds Ray Data may take to start the worker actors (cluster nodes may need to be provisioned first)."""
 SEQUENCE_KINDS = ("video", "capture", "remote", "take")
 """Kinds run one per call, in this order before the images: long items first keep the end of the run short."""
 
@@ -176,6 +178,8 @@ def _execute(
         units = make_units(items, images_per_call)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = progress
+        if hasattr(ctx, "wait_for_min_actors_s"):  # a pool that cannot start (e.g. posekit missing on the nodes)
+            ctx.wait_for_min_actors_s = ACTOR_START_TIMEOUT_S  # fails the run instead of waiting forever
         ds = _from_items(ray, units).map_batches(
             PoseWorker,
             fn_constructor_kwargs={"settings": settings, "out_dir": str(out), "threads": threads},
