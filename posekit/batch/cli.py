@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-MODELS = ("rtmw3d-l", "rtmw3d-x", "posekit")
+from posekit.estimators.registry import ESTIMATORS as MODELS
 
 
 def _positive(kind: type) -> Any:
