@@ -6,6 +6,7 @@ from ``tests/generators/videos.py``), writes random-initialised weights in the r
 Ray (``num_cpus`` = the machine's cores, started before the clock):
 
 * ``loop``: ``Models.for_settings(settings)`` once, then ``run_file`` on every input, torch on all cores;
+* ``loop-1t``: the same with one torch thread (as each of ``ray-2``'s actors has);
 * ``ray-1``: ``run_batch(workers=1)``, one actor with all cores' threads;
 * ``ray-2``: ``run_batch(workers=2)``, two actors, the cores shared out between them;
 * ``rerun``: ``run_batch`` again on ``ray-2``'s output: everything skipped (the cost of resuming).
@@ -113,13 +114,13 @@ def main() -> None:
         n_inputs = args.images + args.videos
         for model in args.models.split(","):
             settings = Settings(model=model, device="cpu")
-            times: dict[str, list[float]] = {"loop": [], "ray-1": [], "ray-2": [], "rerun": []}
+            times: dict[str, list[float]] = {"loop": [], "loop-1t": [], "ray-1": [], "ray-2": [], "rerun": []}
             frames = 0
             for r in range(args.repeat):
-                for name in ("loop", "ray-1", "ray-2"):
+                for name in ("loop", "loop-1t", "ray-1", "ray-2"):
                     out = work / f"out-{model}-{name}-{r}"
-                    if name == "loop":
-                        torch.set_num_threads(cores)
+                    if name.startswith("loop"):
+                        torch.set_num_threads(1 if name == "loop-1t" else cores)
                         seconds, frames = run_loop(inputs, out, settings)
                     else:
                         seconds, frames, _ = run_ray(inputs, out, settings, int(name[-1]))
