@@ -9,7 +9,7 @@ Ray (``num_cpus`` = the machine's cores, started before the clock):
 * ``loop-1t``: the same with one torch thread (as each of ``ray-2``'s actors has);
 * ``ray-1``: ``run_batch(workers=1)``, one actor with all cores' threads;
 * ``ray-2``: ``run_batch(workers=2)``, two actors, the cores shared out between them;
-* ``rerun``: ``run_batch`` again on ``ray-2``'s output: everything skipped (the cost of resuming).
+* ``rerun``: ``run_batch`` again on the last run's output: everything skipped (the cost of resuming).
 
 Each configuration runs ``--repeat`` times; the table shows the best and every time. Overhead is ``ray-1``'s
 best against ``loop``'s best: what Ray Data costs when it brings no parallelism (target < 15 %); it includes
@@ -17,6 +17,7 @@ the actor's start-up and model load, which the loop pays too. Every output (JSON
 the CLI does. Ray's own start-up (``ray.init``) is printed apart: a cluster pays it once, not per run.
 
 Run:  python benchmarks/bench_batch.py [--images 200] [--videos 10] [--frames 30] [--models posekit] [--repeat 2]
+      [--cpus 1]  (one core for everything: loop and ray-1 only, both with one torch thread)
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30, help="frames per video")
     parser.add_argument("--models", default="posekit", help="comma-separated: posekit, rtmw3d-l")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1,
+                        help="cores for Ray and the loop's torch threads (1: one thread everywhere)")  # fmt: skip
     args = parser.parse_args()
 
     import ray
@@ -102,7 +105,7 @@ def main() -> None:
         os.environ["POSEKIT_WEIGHTS_DIR"] = str(weights)  # before ray.init: the workers inherit it
         inputs = work / "inputs"
         make_inputs(inputs, args.images, args.videos, args.frames)
-        cores = os.cpu_count() or 1
+        cores = args.cpus
         t0 = time.perf_counter()
         ray.init(num_cpus=cores, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         ray_start = time.perf_counter() - t0
@@ -114,10 +117,11 @@ def main() -> None:
         n_inputs = args.images + args.videos
         for model in args.models.split(","):
             settings = Settings(model=model, device="cpu")
-            times: dict[str, list[float]] = {"loop": [], "loop-1t": [], "ray-1": [], "ray-2": [], "rerun": []}
+            names = ("loop", "loop-1t", "ray-1", "ray-2") if cores > 1 else ("loop", "ray-1")
+            times: dict[str, list[float]] = {name: [] for name in (*names, "rerun")}
             frames = 0
             for r in range(args.repeat):
-                for name in ("loop", "loop-1t", "ray-1", "ray-2"):
+                for name in names:
                     out = work / f"out-{model}-{name}-{r}"
                     if name.startswith("loop"):
                         torch.set_num_threads(1 if name == "loop-1t" else cores)
@@ -126,7 +130,8 @@ def main() -> None:
                         seconds, frames, _ = run_ray(inputs, out, settings, int(name[-1]))
                     times[name].append(seconds)
                     print(f"# {model} {name} #{r + 1}: {seconds:.2f} s", file=sys.stderr, flush=True)
-                seconds, _, skipped = run_ray(inputs, work / f"out-{model}-ray-2-{r}", settings, 2)
+                last = names[-1]
+                seconds, _, skipped = run_ray(inputs, work / f"out-{model}-{last}-{r}", settings, int(last[-1]))
                 assert skipped == n_inputs, skipped
                 times["rerun"].append(seconds)
             loop = min(times["loop"])
@@ -142,7 +147,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"# rerun: python benchmarks/bench_batch.py --images {args.images} --videos {args.videos} "
-          f"--frames {args.frames} --models {args.models} --repeat {args.repeat}")  # fmt: skip
+          f"--frames {args.frames} --models {args.models} --repeat {args.repeat} --cpus {args.cpus}")  # fmt: skip
 
 
 if __name__ == "__main__":

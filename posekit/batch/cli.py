@@ -63,8 +63,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                           help="Ray cluster to run on ('auto', 'host:6379' or 'ray://host:10001'); default: start "
                           "a local Ray on this machine")  # fmt: skip
     ray_opts.add_argument("--workers", type=_positive(int), default=None,
-                          help="worker actors, each holding its own models (default: 2 per GPU, else one per 2 "
-                          "CPUs)")  # fmt: skip
+                          help="worker actors, each with its models (default: 2 per GPU, else 1 per CPU)")  # fmt: skip
     ray_opts.add_argument(
         "--gpus-per-worker",
         type=_positive(float),

@@ -99,8 +99,7 @@ def run_batch(
         settings: ``posekit.pipelines.Settings`` (default: ``Settings()``).
         address: a Ray cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``); None starts a local Ray
             unless one is already running in this process.
-        workers: actors; default: one per ``num_gpus_per_worker`` share of the cluster's GPUs, else one per two
-            CPUs.
+        workers: actors; default: one per ``num_gpus_per_worker`` share of the cluster's GPUs, else one per CPU.
         num_gpus_per_worker: GPU share of an actor (fractions allowed); default 0.5 where the cluster has GPUs.
         dry_run: only plan: fill ``to_run``/``to_skip``; starts no Ray and writes nothing.
         progress: Ray Data's progress bars and the summary line on stderr.
@@ -220,8 +219,10 @@ def plan_resources(
     """``(actors, CPUs per actor, GPUs per actor, torch threads per actor or None)`` for a cluster's resources.
 
     With GPUs (and a device that is not ``cpu``): ``num_gpus_per_worker`` (default 0.5) per actor, one CPU each for
-    decoding, as many actors as the GPUs hold. Without: one actor per two CPUs by default, the CPUs shared out
-    between the actors and torch's threads set to match, so actors do not oversubscribe the cores.
+    decoding, as many actors as the GPUs hold. Without: one actor per CPU by default, each with one torch thread;
+    fewer ``workers`` share the CPUs out, torch's threads set to match, so actors never oversubscribe the cores.
+    One thread per actor is the throughput choice: a multi-thread torch team waits at every layer for its
+    slowest thread, and on a busy machine (2 cores, load 15) a 2-thread loop ran 15x slower than a 1-thread one.
     """
     cpus = max(1, int(cluster.get("CPU", 1)))
     gpus = float(cluster.get("GPU", 0) or 0)
@@ -230,7 +231,7 @@ def plan_resources(
         share = float(num_gpus_per_worker or GPUS_PER_WORKER)
         size = workers or max(1, int(gpus / share + 1e-9))
         return size, 1.0, share, None
-    size = workers or max(1, cpus // 2)
+    size = workers or cpus
     per = max(1, cpus // size)
     return size, float(per), 0.0, per
 

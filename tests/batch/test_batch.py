@@ -231,8 +231,8 @@ def test_units_put_sequences_first_and_batch_images(inputs):
 
 def test_resources_from_the_cluster():
     cpu = Settings(device="auto")
-    assert plan_resources({"CPU": 2.0}, cpu, None, None) == (1, 2.0, 0.0, 2)
-    assert plan_resources({"CPU": 2.0}, cpu, 2, None) == (2, 1.0, 0.0, 1)
+    assert plan_resources({"CPU": 2.0}, cpu, None, None) == (2, 1.0, 0.0, 1)
+    assert plan_resources({"CPU": 2.0}, cpu, 1, None) == (1, 2.0, 0.0, 2)
     assert plan_resources({"CPU": 64.0, "GPU": 8.0}, cpu, None, None) == (16, 1.0, 0.5, None)
     assert plan_resources({"CPU": 64.0, "GPU": 8.0}, cpu, None, 0.25)[0] == 32
     assert plan_resources({"CPU": 64.0, "GPU": 8.0}, Settings(device="cpu"), None, None)[2] == 0.0
