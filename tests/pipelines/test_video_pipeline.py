@@ -229,4 +229,3 @@ def test_people_walking_out_of_the_frame_do_not_break_carried_boxes(tmp_path, de
     result = process_video(clip, StrictModel(), FakeDetector(), detect_every=detect_every, smoothing="none")
     seq = result.sequence
     assert seq.num_frames == 30 and seq.present[0].all() and not seq.present[-1].any()  # seen inside, gone out
-
