@@ -19,13 +19,10 @@ from generators.captures import write_r3d  # noqa: E402
 from generators.scene import make_scene  # noqa: E402
 from generators.takes import make_take, write_zip  # noqa: E402
 from generators.videos import walking_video  # noqa: E402
-from generators.weights import write_weights  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from posekit import Models, Settings, cli, run_file  # noqa: E402
 from posekit.io.export import result_from_document  # noqa: E402
-
-OFFLINE = {"HF_HUB_OFFLINE": "1", "POSEKIT_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +38,6 @@ def inputs(tmp_path_factory):
         "take": write_zip(folder / "PoseTake.zip", make_take(num_frames=8)),
         "capture": write_r3d(scene, folder / "capture.r3d"),
     }
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = write_weights(tmp_path_factory.mktemp("weights"), rtmw3d=("l",), posekit=True)
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {**OFFLINE, "POSEKIT_WEIGHTS_DIR": str(folder)}.items():
-            mp.setenv(key, value)
-        yield folder
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from generators.captures import write_r3d  # noqa: E402
 from generators.scene import make_scene  # noqa: E402
 from generators.takes import make_take, write_zip  # noqa: E402
 from generators.videos import walking_video  # noqa: E402
-from generators.weights import write_rtmw3d, write_weights  # noqa: E402
+from generators.weights import write_rtmw3d  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
@@ -58,15 +58,6 @@ def _serve(tmp: Path, **kwargs) -> tuple[object, Client]:
     demo = create_demo(limits=LIMITS, **kwargs)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     return demo, Client(demo.local_url, verbose=False, download_files=str(tmp))
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = write_weights(tmp_path_factory.mktemp("weights"), rtmw3d=("l",), posekit=True)
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {**OFFLINE, "POSEKIT_WEIGHTS_DIR": str(folder)}.items():
-            mp.setenv(key, value)
-        yield folder
 
 
 @pytest.fixture(scope="module")
