@@ -154,6 +154,29 @@ def strict_inputs(**components: gr.components.Component) -> None:
     exception" and a traceback in the server's log. Keys are the endpoints' parameter names."""
     for name, component in components.items():
         component.preprocess = _strict(component.preprocess, name, _expected(component))
+        if getattr(component, "data_model", None) is not None:  # an upload: Gradio validates its payload first
+            component.data_model = _StrictModel(component.data_model, name)
+
+
+class _StrictModel:
+    """A component's payload model whose validation failure (a string where a file was expected...) is a clear
+    ``gr.Error``: Gradio validates upload payloads before ``preprocess``, outside any error handling of its own."""
+
+    def __init__(self, model: type, name: str) -> None:
+        self._model, self._name = model, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._model, attr)
+
+    def model_validate(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        import pydantic
+
+        try:
+            return self._model.model_validate(obj, *args, **kwargs)
+        except pydantic.ValidationError:
+            reason = f"expected an uploaded file (handle_file(path) in gradio_client), got {_shown(obj)}"
+            log.info("refused %s: %s", self._name, reason)
+            raise refusal("Invalid input", f"{self._name}: {reason}") from None
 
 
 def _strict(preprocess: Callable[[Any], Any], name: str, expected: str | None) -> Callable[[Any], Any]:
@@ -179,7 +202,7 @@ def _expected(component: gr.components.Component) -> str | None:
     if isinstance(component, gr.Slider):
         return f"a number from {component.minimum:g} to {component.maximum:g}"
     if isinstance(component, (gr.Radio, gr.Dropdown)):
-        return "one of " + ", ".join(repr(value) for _, value in component.choices)
+        return "one of " + ", ".join(str(value) for _, value in component.choices)  # as Settings says it
     if isinstance(component, gr.Checkbox):
         return "true or false"
     return None
