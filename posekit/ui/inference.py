@@ -2,7 +2,7 @@
 
 Its arguments and result cross a process boundary on ZeroGPU (pickled into a worker forked from the app), so
 they are light and picklable: the :class:`~posekit.ui.models.ModelRegistry` travels as a reference, settings
-and limits are frozen dataclasses, progress is the stateless :class:`Progress`.
+and limits are frozen dataclasses, and so is :class:`Progress` (with its deadline).
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ WORK_SECONDS_PER_FRAME = {
     "cuda": {"rtmw3d-l": 0.04, "rtmw3d-x": 0.06, "posekit": 0.02},
 }
 """Seconds of work per frame of a video or capture (decoding, people, pose, tracking, overlay, encoding) by
-device and model: CPU from the #16 trial (300 frames with RTMW3D-L in 103 s: 0.34 s a frame) and the app's
-models on a 2-core CPU (``benchmarks/bench_app_concurrency.py --cost``); CUDA about half of
-:data:`GPU_SECONDS_PER_FRAME`, which has ZeroGPU's headroom. Sizes the work budget, not results."""
+device and model; sizes the work budget (:func:`check_work`), not results. CPU: RTMW3D-L from the #16 trial
+(300 frames in 103 s: 0.34 s a frame), RTMW3D-X about twice that, PoseKit mostly decoding and encoding (its
+network is ~10 ms a frame). CUDA: about half of :data:`GPU_SECONDS_PER_FRAME`, which holds ZeroGPU's headroom.
+A machine slower than these (a loaded shared CPU ran RTMW3D-L at 2.3 s a frame) is caught by the wall clock:
+:class:`Progress` stops a job at :data:`STOP_AFTER` times the budget."""
 STOP_AFTER = 2.0
 """A job still running after this many times ``Limits.max_work_s`` is stopped (the estimate is an average: a
 crowded video runs slower than an empty one)."""
