@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -11,13 +12,16 @@ from posekit.io.inputs import IMAGE_EXTENSIONS, RGBD_EXTENSIONS, VIDEO_EXTENSION
 from posekit.limits import Limits
 from posekit.pipelines.settings import MODEL_DEFAULTS
 from posekit.ui.files import APP_LIMITS, WorkDirs
-from posekit.ui.handlers import NO_3D, App
+from posekit.ui.handlers import NO_3D, App, raw_image_input, strict_inputs
 from posekit.ui.models import MODEL_INFO, ModelRegistry, model_id, on_zero_gpu
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAX_FRAME_STEP = 10
 QUEUE_SIZE = 32
 """Requests waiting at most: enough for a burst (the load test sends 20 at once), bounded for one GPU."""
+LIGHT_CONCURRENCY = 2
+"""Images (and takes, besides the captures running) processed at once: a second request is not held up by a
+slow first one, and both fit one GPU beside a video."""
 
 INTRO = """# posekit
 2D and 3D human pose from a photo, a video or an iPhone depth capture. **RTMW3D** finds 133 whole-body
@@ -32,24 +36,6 @@ RGBD_HELP = """Upload a take exported by the **PoseKit iPhone app** (`.json`, `.
 recorded, with the phone's own 3D, and needs no model. Or upload an **RGB-D capture** (a Record3D `.r3d` or its
 EXR export zipped, a zipped Stray Scanner folder, or the generic RGB-D ZIP described in the README): the chosen
 model finds the people and the depth map gives metric 3D."""
-
-
-def _lenient_image(component: gr.Image) -> gr.Image:
-    """Let an unreadable upload reach the handler, which explains what is wrong (too large, not an image),
-    instead of Gradio failing with a generic error while it opens the file. (Patched on the instance:
-    subclassing a component makes Gradio write type stubs next to this module.)"""
-    preprocess = component.preprocess
-
-    def lenient(payload):  # noqa: ANN001, ANN202 - Gradio's signature
-        try:
-            return preprocess(payload)
-        except Exception:
-            if payload is not None and payload.path:
-                return str(payload.path)
-            raise gr.Error("Expected an image (JPEG, PNG, WebP...), got something unreadable.") from None
-
-    component.preprocess = lenient
-    return component
 
 
 def _model_defaults(name: str) -> tuple[float, float]:
@@ -80,12 +66,13 @@ def create_demo(
         preload: load every model before serving (a model whose weights are missing shows a message instead);
             None: only on a ZeroGPU Space, whose GPU calls must not spend their time loading. Otherwise the page
             is served at once and each model loads on its first request.
-        concurrency_limit: inference requests run at once (one GPU: 1); the others wait in the queue.
+        concurrency_limit: videos and captures processed at once (one GPU: 1); the others wait in the queue.
+            Images and takes have workers of their own (:data:`LIGHT_CONCURRENCY`), so they never wait behind one.
     """
     registry = registry or ModelRegistry()
     if on_zero_gpu() if preload is None else preload:
         registry.preload()
-    app = App(registry, limits, WorkDirs())
+    app = App(registry, limits, WorkDirs(), threading.BoundedSemaphore(concurrency_limit))
     names = list(registry.names)
 
     with gr.Blocks(title="posekit: 2D and 3D human pose", delete_cache=(600, 3600)) as demo:
@@ -150,10 +137,10 @@ def create_demo(
             with gr.Tab("Image", id="image"):
                 with gr.Row():
                     with gr.Column():
-                        image_in = _lenient_image(gr.Image(
+                        image_in = gr.Image(
                             type="filepath", sources=["upload", "webcam", "clipboard"], label="Image",
                             elem_id="image-input",
-                        ))  # fmt: skip
+                        )  # fmt: skip
                         image_btn = gr.Button("Find poses", variant="primary", elem_id="image-run")
                         gr.Examples(_examples("images", IMAGE_EXTENSIONS), [image_in], label="Examples (COCO)")
                     with gr.Column():
@@ -185,14 +172,25 @@ def create_demo(
                                             interactive=False)  # fmt: skip
                 rgbd_outputs = [rgbd_out, *_result_components("rgbd", overlay=rgbd_out)]
 
-        image_btn.click(app.image, [image_in, *common], image_outputs, api_name="image", concurrency_id="gpu")
+        # Inputs reach the handlers undecoded (an image's header is checked before any pixel is), and Gradio's
+        # own input checks answer in the library's words (posekit.ui.handlers.strict_inputs).
+        raw_image_input(image_in, limits, lambda: app.workdirs.new("upload"))
+        strict_inputs(image=image_in, video=video_in, file=rgbd_in, model=model, box_threshold=box_threshold,
+                      keypoint_threshold=keypoint_threshold, single_person=single_person, smoothing=smoothing,
+                      smoothing_strength=smoothing_strength, depth_mode=depth_mode, max_duration_s=max_duration_s,
+                      frame_step=frame_step)  # fmt: skip
+        # Light work (an image, a take's playback) never waits behind heavy work (a video, a capture): each has
+        # its own workers. /rgbd serves both: its workers are light, and a capture also takes the app's heavy
+        # slot (App.heavy, shared with /video), so at most `concurrency_limit` videos and captures run at once.
+        image_btn.click(app.image, [image_in, *common], image_outputs, api_name="image", concurrency_id="light",
+                        concurrency_limit=LIGHT_CONCURRENCY)  # fmt: skip
         video_btn.click(
             app.video, [video_in, *common, *temporal, *bounds], video_outputs, api_name="video",
-            concurrency_id="gpu",
+            concurrency_id="heavy", concurrency_limit=concurrency_limit,
         )  # fmt: skip
         rgbd_btn.click(
             app.rgbd, [rgbd_in, *common, *temporal, depth_mode, *bounds], rgbd_outputs, api_name="rgbd",
-            concurrency_id="gpu",
+            concurrency_id="rgbd", concurrency_limit=concurrency_limit + LIGHT_CONCURRENCY,
         )  # fmt: skip
 
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency_limit)
