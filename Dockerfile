@@ -17,8 +17,11 @@ RUN pip install "torch>=2.4" --index-url "$TORCH_INDEX"
 
 WORKDIR /app
 COPY requirements.txt ./
-# Every requirement ships wheels (LZFSE for Record3D depth is the "lzfse" package): no compiler needed.
-RUN pip install -r requirements.txt
+# No compiler in this image, and none needed: the compiled requirements come as wheels for Python 3.11 on
+# x86-64 and arm64 Linux (lzfse, for Record3D depth, from 0.4.2.post1; av; numpy; OpenCV). --only-binary makes
+# a missing wheel fail the build here, instead of a source build failing without gcc. EXR depth maps are read
+# by posekit's own reader: no OpenEXR package is needed.
+RUN pip install --only-binary=lzfse,av,numpy,opencv-python-headless,pillow -r requirements.txt
 
 COPY posekit ./posekit
 COPY assets ./assets

@@ -32,7 +32,8 @@ from generators.takes import make_take, write_all  # noqa: E402
 from posekit.coords import backproject, project  # noqa: E402
 from posekit.io.captures.base import Capture, CaptureInfo, RGBDFrame  # noqa: E402
 from posekit.io.captures.open import open_capture  # noqa: E402
-from posekit.io.takes import load_take, save_take  # noqa: E402
+from posekit.io.take_writer import save_take  # noqa: E402
+from posekit.io.takes import load_take  # noqa: E402
 from posekit.pipelines.capture import process_capture  # noqa: E402
 from posekit.poses import Poses  # noqa: E402
 from posekit.processing.canonical import canonicalize  # noqa: E402

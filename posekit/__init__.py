@@ -12,8 +12,11 @@ from posekit.estimators.rtmpose3d import RTMPose3D, RTMPose3DInference, clear_ca
 from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.io.captures.open import open_capture
 from posekit.io.images import ImageError, to_bgr
-from posekit.io.takes import TakeError, load_take, save_take
-from posekit.io.video import VideoError, VideoReader, VideoWriter
+from posekit.io.take_writer import save_take
+from posekit.io.takes import TakeError, load_take
+from posekit.io.video import VideoReader
+from posekit.io.video_open import VideoError
+from posekit.io.video_writer import VideoWriter
 from posekit.limits import LimitError, Limits
 from posekit.pipelines import JobResult, Models, Settings, run_file
 from posekit.pipelines.capture import process_capture

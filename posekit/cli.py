@@ -23,13 +23,16 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posekit.estimators.base import PRECISIONS
 from posekit.estimators.registry import ESTIMATORS
 from posekit.io.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from posekit.limits import DEFAULT_LIMITS
-from posekit.pipelines.settings import MODEL_DEFAULTS
+from posekit.pipelines.settings import MODEL_DEFAULTS, Settings
+
+if TYPE_CHECKING:
+    from posekit.pipelines.results import JobResult
 
 MODELS = ESTIMATORS
 MODEL_HELP = {
@@ -229,10 +232,8 @@ def _formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     """The :class:`~posekit.pipelines.settings.Settings` the options ask for (None options: the model's)."""
-    from posekit.pipelines.settings import Settings
-
     return Settings(
         model=args.model,
         device=args.device,
@@ -256,6 +257,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         overlay=not args.no_overlay,
         overlay_max_side=args.overlay_max_side,
         zip=args.zip,
+        export=args.export,
     )
 
 
@@ -314,7 +316,7 @@ def _error(path: Path, exc: BaseException | str) -> None:
     print(f"posekit: error: {prefix}{message}", file=sys.stderr)
 
 
-def _summary(result: Any) -> str:
+def _summary(result: JobResult) -> str:
     from posekit.sequence import PoseSequence
 
     seq = result.result
@@ -322,11 +324,12 @@ def _summary(result: Any) -> str:
         return f"{result.name}: {len(seq)} {'person' if len(seq) == 1 else 'people'}"
     people = f"{seq.num_people} {'person' if seq.num_people == 1 else 'people'}"
     rate = result.details.get("frames_per_second")
-    speed = f", {rate:.2f} frames/s" if rate and rate == rate else ""
+    # A slow run (RTMW3D on a small CPU) reads better as seconds per frame than as "0.00 frames/s".
+    speed = "" if not rate or rate != rate else f", {rate:.1f} frames/s" if rate >= 1 else f", {1 / rate:.1f} s/frame"
     return f"{result.name}: {seq.num_frames} frames, {people}{speed}"
 
 
-def _export(result: Any, folder: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
+def _export(result: JobResult, folder: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
     """Animation files of a sequence with 3D (``--export``); images and 2D-only results have none."""
     from posekit.sequence import PoseSequence
 

@@ -37,6 +37,8 @@ class Limits:
         max_archive_members: entries of a ZIP archive.
         max_inflated_bytes: total decompressed size of the archive members read.
         max_compression_ratio: decompressed / compressed size of one member (zip bombs exceed it).
+        max_work_s: seconds of model work one request may take, estimated before it runs and enforced while it
+            runs (None: no budget). The web app's; the library's readers do not use it.
     """
 
     max_file_bytes: int = 2 * 1024**3
@@ -46,6 +48,7 @@ class Limits:
     max_archive_members: int = 100_000
     max_inflated_bytes: int = 8 * 1024**3
     max_compression_ratio: float = 200.0
+    max_work_s: float | None = None
 
     def check_file(self, path: str | os.PathLike) -> int:
         """Refuse a missing file or one over ``max_file_bytes``; returns its size in bytes."""

@@ -40,3 +40,16 @@ def coco_boxes() -> dict[str, list[list[float]]]:
     from coco_data import person_boxes
 
     return person_boxes(DATA / "coco")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Random weights in the real formats for RTMDet-M, RTMW3D-L and PoseKit, found through
+    ``POSEKIT_WEIGHTS_DIR`` with the network off, for the tests of one module."""
+    from generators.weights import write_weights
+
+    folder = write_weights(tmp_path_factory.mktemp("weights"), rtmw3d=("l",), posekit=True)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"HF_HUB_OFFLINE": "1", "POSEKIT_OFFLINE": "1", "POSEKIT_WEIGHTS_DIR": str(folder)}.items():
+            mp.setenv(key, value)
+        yield folder

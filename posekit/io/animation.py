@@ -26,6 +26,7 @@ import numpy as np
 from posekit.io.bvh import UNIT_SCALE, Units, write_bvh
 from posekit.io.gltf import write_glb
 from posekit.processing.joint_rotations import Motion, solve_motion
+from posekit.processing.people import select_main_track
 from posekit.processing.rig import DEFAULT_MIN_SCORE, NoRigError, build_rig, joint_positions, rig_definition
 from posekit.sequence import PoseSequence
 
@@ -72,7 +73,8 @@ def _seen_frames(seq: PoseSequence) -> np.ndarray:
 
 
 def main_track(seq: PoseSequence) -> int:
-    """Index (on the person axis) of the person with 3D in the most frames (ties: the lower index).
+    """Index (on the person axis) of the main person among those with 3D in some frame (the library's one rule,
+    :func:`~posekit.processing.people.select_main_track`).
 
     Raises:
         NoPose3DError: no 3D. TrackNotSeenError: nobody has 3D in any frame.
@@ -82,7 +84,8 @@ def main_track(seq: PoseSequence) -> int:
     seen = _seen_frames(seq)
     if not seen.size or seen.max() == 0:
         raise TrackNotSeenError(f"expected a person with 3D in at least one frame; {seq.num_people} people, none")
-    return int(np.argmax(seen))
+    candidates = np.flatnonzero(seen > 0)
+    return int(candidates[select_main_track(seq.people(candidates.tolist()))])
 
 
 def motion_from_sequence(

@@ -63,13 +63,15 @@ def result_document(
 
 def read_result(path: str | os.PathLike) -> Poses | PoseSequence:
     """Load a JSON document written by :func:`write_json` back into :class:`Poses` or :class:`PoseSequence`."""
-    data = json.loads(Path(path).read_text())
+    return result_from_document(json.loads(Path(path).read_text()), Path(path).name)
+
+
+def result_from_document(data: Mapping[str, Any], what: str = "document") -> Poses | PoseSequence:
+    """The :class:`Poses` or :class:`PoseSequence` of a result document (:func:`result_document`'s output)."""
     if data.get("schema") != SCHEMA or not isinstance(data.get("version"), int):
-        raise ValueError(f"{Path(path).name}: expected a {SCHEMA} document, got schema {data.get('schema')!r}")
+        raise ValueError(f"{what}: expected a {SCHEMA} document, got schema {data.get('schema')!r}")
     if data["version"] > SCHEMA_VERSION:
-        raise ValueError(
-            f"{Path(path).name}: schema version {data['version']} is newer than this posekit ({SCHEMA_VERSION})"
-        )
+        raise ValueError(f"{what}: schema version {data['version']} is newer than this posekit ({SCHEMA_VERSION})")
     cls = Poses if data["kind"] == "image" else PoseSequence
     return cls.from_json(data["result"])
 
@@ -129,7 +131,7 @@ def write_results_zip(
         result: the same result, for the CSV.
         files: archive name -> existing file to include (e.g. ``{"overlay.mp4": ...}``).
         writers: archive name -> function that writes that member to the path it is given (e.g. an
-            app-compatible take with ``posekit.io.takes.save_take``); run in a temporary folder.
+            app-compatible take with ``posekit.io.take_writer.save_take``); run in a temporary folder.
     """
     with atomic_write(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("results.json", json.dumps(document, allow_nan=False, indent=1))

@@ -96,7 +96,7 @@ def image_header(source: str | os.PathLike | bytes, what: str | None = None) -> 
         raise ImageTooLargeError(f"{what}: the image header declares {got}, refused before decoding") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError,
             KeyError, TypeError, ZeroDivisionError, MemoryError, OverflowError, RecursionError) as exc:  # fmt: skip
-        from posekit.io.video import describe_content
+        from posekit.io.video_open import describe_content
 
         got = describe_content(head)
         if got.removeprefix("a ").removesuffix(" image") in ("JPEG", "PNG", "WebP", "BMP", "TIFF"):

@@ -26,38 +26,22 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from posekit.io.atomic import publish
-from posekit.limits import DEFAULT_LIMITS, MAX_FPS, LimitError, Limits, error_reason
+from posekit.io.video_open import VideoError, ffmpeg_message, import_av, open_input
+from posekit.limits import DEFAULT_LIMITS, MAX_FPS, LimitError, Limits
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 """File extensions treated as videos. What is read is decided by the file's signature, not its name:
 MP4/MOV (ISO-BMFF), WebM/MKV (Matroska) or AVI (see :func:`sniff_video_format`)."""
 
 
-class VideoError(ValueError):
-    """A file that cannot be read or written as a video; the message says what was expected and what came."""
-
-
 class VideoWarning(UserWarning):
     """Something was skipped or cut while reading or writing a video (e.g. a corrupt tail)."""
-
-
-def _import_av() -> Any:
-    try:
-        import av
-    except ImportError as exc:  # av is an optional dependency (the "video" extra)
-        raise VideoError(
-            "reading and writing videos needs PyAV: pip install 'posekit[video]' (or pip install av)"
-        ) from exc
-    return av
 
 
 @dataclass(frozen=True)
@@ -227,163 +211,6 @@ class _Orientation:
         return np.ascontiguousarray(out)
 
 
-def _ffmpeg_message(exc: Exception) -> str:
-    """FFmpeg's own words for an ``av.error.FFmpegError``, without the errno noise or the file name."""
-    return error_reason(exc)
-
-
-VIDEO_CONTAINERS = "an MP4/MOV, WebM/MKV or AVI video"
-"""What :func:`sniff_video_format` accepts, for messages."""
-
-_ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
-
-
-def sniff_video_format(head: bytes) -> str | None:
-    """FFmpeg's demuxer for a file starting with ``head`` (its first 16 bytes or more), from the signature alone:
-    ``"mov"`` (ISO-BMFF: MP4, MOV, M4V), ``"matroska"`` (MKV, WebM) or ``"avi"``; None for anything else.
-
-    Uploads are opened with this demuxer forced, so FFmpeg never probes: its playlist (HLS ``.m3u8``), concat
-    (``ffconcat``), image-sequence (``%d`` patterns), ``tee`` and URL-following demuxers cannot run on upload
-    content, whatever the file is called.
-    """
-    if len(head) >= 8 and head[4:8] in _ISO_BMFF_BOXES:
-        return "mov"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "matroska"
-    if len(head) >= 12 and head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
-        return "avi"
-    return None
-
-
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF file that is not an AVI"),
-    (b"BM", "a BMP image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"PK\x05\x06", "an empty ZIP archive"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a gzip file"),
-    (b"G", "an MPEG transport stream (.ts) or other data; convert it to MP4"),
-)
-_RIFF_KINDS = {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file", b"AVI ": "an AVI video"}
-_TEXT_KINDS = (
-    ("#EXTM3U", "an HLS playlist"),
-    ("#EXT", "an HLS playlist"),
-    ("ffconcat", "an FFmpeg concat list"),
-    ("file ", "an FFmpeg concat list"),
-    ("<?xml", "an XML document (a DASH manifest?)"),
-    ("<mpd", "a DASH manifest"),
-    ("[playlist]", "a playlist"),
-)
-
-
-def describe_content(head: bytes) -> str:
-    """What a file starting with ``head`` looks like, for messages: "an empty file (0 bytes)", "a text file
-    starting '#EXTM3U' (an HLS playlist)", "a JPEG image", "binary data starting 00 01 02 ...".
-
-    Never quotes more than a short, path-free start of the file."""
-    if not head:
-        return "an empty file (0 bytes)"
-    if head.startswith(b"RIFF") and head[8:12] in _RIFF_KINDS:
-        return _RIFF_KINDS[head[8:12]]
-    for magic, what in _SIGNATURES:
-        if head.startswith(magic) and not (magic == b"G" and (len(head) < 189 or head[188:189] != b"G")):
-            return what
-    text = head[:256].removeprefix(b"\xef\xbb\xbf")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "a UTF-16 text file"
-    try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError:
-        decoded = None
-    if decoded is not None and all(c.isprintable() or c in "\r\n\t" for c in decoded.rstrip("\x00")):
-        first = decoded.lstrip().split("\n", 1)[0].strip()
-        kind = next((what for prefix, what in _TEXT_KINDS if first.lower().startswith(prefix.lower())), None)
-        if "://" in first or first.startswith(("/", "\\")) or (len(first) > 2 and first[1:3] == ":\\"):
-            return "a text file naming a path or URL" + (f" ({kind})" if kind else "")
-        quoted = first[:16].replace("/", "").replace("\\", "")
-        return f"a text file starting {quoted!r}" + (f" ({kind})" if kind else "")
-    return "binary data starting " + head[:8].hex(" ")
-
-
-def _refuse_nested_open(url: str, flags: int, options: dict) -> Any:
-    """PyAV's ``io_open``: a demuxer asking for another file or URL (a playlist's segment, a MOV data
-    reference) gets an error; an upload is one self-contained file."""
-    raise PermissionError("posekit: a video may not refer to other files or URLs")
-
-
-def open_video_stream(file: Any, name: str, av: Any) -> Any:
-    """Open a video from a binary file object (seekable), its demuxer chosen from its own signature.
-
-    No protocol handler ever sees a name (FFmpeg reads through the file object only), the demuxer is forced
-    (no probing), nested opens are refused and the protocol whitelist is empty.
-
-    Raises:
-        VideoError: not an MP4/MOV, WebM/MKV or AVI by its signature (the message says what it looks like),
-            or FFmpeg cannot read it.
-    """
-    try:
-        head = file.read(512)
-        file.seek(0)
-    except Exception as exc:  # zip members and other streams: corrupt data surfaces here
-        raise VideoError(f"{name}: expected {VIDEO_CONTAINERS}, could not read it ({error_reason(exc)})") from None
-    fmt = sniff_video_format(head)
-    if fmt is None:
-        got = describe_content(head)
-        got += " (a still image, not a video)" if got.endswith(" image") else ""
-        raise VideoError(f"{name}: expected a video file ({VIDEO_CONTAINERS}), got {got}")
-    try:
-        return av.open(
-            file,
-            mode="r",
-            format=fmt,
-            io_open=_refuse_nested_open,
-            container_options={"protocol_whitelist": "none", "enable_drefs": "0"} if fmt == "mov" else
-            {"protocol_whitelist": "none"},
-        )  # fmt: skip
-    except av.error.FFmpegError as exc:
-        raise VideoError(
-            f"{name}: expected a video file ({VIDEO_CONTAINERS}), but FFmpeg cannot read it ({_ffmpeg_message(exc)})"
-        ) from None
-    except Exception as exc:  # a nested open refused, or the stream failed under FFmpeg
-        raise VideoError(
-            f"{name}: expected a self-contained video file, could not read it ({error_reason(exc)})"
-        ) from None
-
-
-class _Input:
-    """An opened upload: the container and the file object it reads (closed together)."""
-
-    def __init__(self, container: Any, file: Any) -> None:
-        self.container, self.file = container, file
-
-    def close(self) -> None:
-        try:
-            self.container.close()
-        finally:
-            self.file.close()
-
-
-def _open_input(path: Path, av: Any) -> _Input:
-    try:
-        file = open(path, "rb")  # noqa: SIM115 - closed by _Input.close
-    except OSError as exc:
-        raise VideoError(f"{path.name}: expected a readable video file ({exc.strerror})") from None
-    try:
-        container = open_video_stream(file, path.name, av)
-        if not container.streams.video:
-            container.close()
-            raise VideoError(f"{path.name}: expected a video, but the file holds no video stream")
-    except BaseException:
-        file.close()
-        raise
-    return _Input(container, file)
-
-
 def _stream_duration(container: Any, stream: Any) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
@@ -412,10 +239,10 @@ def probe_video(
         VideoError: not a readable video.
         LimitError: the file or what would be read is over ``limits``.
     """
-    av = _import_av()
+    av = import_av()
     path = Path(path)
     limits.check_file(path)
-    opened = _open_input(path, av)
+    opened = open_input(path, av)
     container = opened.container
     try:
         stream = container.streams.video[0]
@@ -431,7 +258,7 @@ def probe_video(
                 raise VideoError(f"{path.name}: expected a video with frames, but none could be decoded")
         except av.error.FFmpegError as exc:
             raise VideoError(
-                f"{path.name}: expected a decodable video, but the first frame fails ({_ffmpeg_message(exc)})"
+                f"{path.name}: expected a decodable video, but the first frame fails ({ffmpeg_message(exc)})"
             ) from None
         orient = _Orientation.from_matrix(matrix)
         width, height = orient.upright_size(stream.width, stream.height)
@@ -542,8 +369,8 @@ class VideoReader:
         warnings.warn(message, VideoWarning, stacklevel=3)
 
     def __iter__(self) -> Iterator[Frame]:
-        av = _import_av()
-        opened = _open_input(self.path, av)
+        av = import_av()
+        opened = open_input(self.path, av)
         try:
             yield from self._frames(opened.container, av)
         finally:
@@ -572,11 +399,11 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 if kept == 0:
                     raise VideoError(
-                        f"{name}: expected a decodable video, but decoding fails ({_ffmpeg_message(exc)})"
+                        f"{name}: expected a decodable video, but decoding fails ({ffmpeg_message(exc)})"
                     ) from None
                 self._warn(
                     f"{name}: the video is damaged after frame {decoded} (t = {last_time:.3f} s: "
-                    f"{_ffmpeg_message(exc)}); kept the {kept} frames read before"
+                    f"{ffmpeg_message(exc)}); kept the {kept} frames read before"
                 )
                 break
             if orient is None:
@@ -641,151 +468,3 @@ def read_video(
 ) -> Iterator[Frame]:
     """Shorthand for iterating a :class:`VideoReader`."""
     return iter(VideoReader(path, bounds, limits, keep_original))
-
-
-def h264_encoder() -> str | None:
-    """The name of an H.264 encoder the installed PyAV ships (``libx264``, else ``libopenh264``), or None."""
-    av = _import_av()
-    for name in ("libx264", "libopenh264"):
-        try:
-            av.codec.Codec(name, "w")
-        except Exception:  # UnknownCodecError and friends differ between PyAV versions
-            continue
-        return name
-    return None
-
-
-def _even_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
-    """Output size: bounded by ``max_side``, aspect kept, rounded down to even numbers (yuv420p needs them)."""
-    w, h = inference_size(width, height, max_side)
-    return max(2, w - w % 2), max(2, h - h % 2)
-
-
-@dataclass
-class VideoWriter:
-    """Write BGR frames to an MP4 that browsers play (H.264, yuv420p, faststart).
-
-    Args:
-        path: the ``.mp4`` to create (replaced if it exists, once the new one is complete).
-        fps: the nominal frame rate (used for frames given without a time, and by the encoder's rate control).
-        max_side: bound on the longest side of the output; larger frames are downscaled. None: keep the size.
-        crf: H.264 quality (lower is better; 18..28 is sensible).
-        preset: libx264 speed/size trade-off (``"ultrafast"`` .. ``"veryslow"``).
-
-    The size is taken from the first frame (bounded, rounded down to even numbers); later frames of another
-    size are resized to it. Use as a context manager: an exception inside it deletes the partial file.
-
-    Attributes:
-        codec: the encoder used (``"libx264"``, ``"libopenh264"`` or the fallback ``"mpeg4"``).
-        size: (width, height) of the output, once the first frame is written.
-        frames_written: count so far.
-    """
-
-    path: str | os.PathLike
-    fps: float = 30.0
-    max_side: int | None = None
-    crf: int = 23
-    preset: str = "veryfast"
-    codec: str = field(init=False, default="")
-    size: tuple[int, int] | None = field(init=False, default=None)
-    frames_written: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
-        if not self.fps or not math.isfinite(self.fps) or self.fps <= 0:
-            raise VideoError(f"VideoWriter: expected fps > 0, got {self.fps}")
-        if not self.path.parent.is_dir():
-            raise VideoError(f"VideoWriter: the folder {self.path.parent.name!r} does not exist")
-        self._av = _import_av()
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-        self._container: Any = None
-        self._stream: Any = None
-        self._last_pts = -1
-        self._time_base = Fraction(1, 90_000)  # MPEG's clock: fine enough for any frame rate
-        self._t0: float | None = None
-
-    def _open(self, width: int, height: int) -> None:
-        av = self._av
-        self.size = _even_size(width, height, self.max_side)
-        encoder = h264_encoder()
-        if encoder is None:
-            warnings.warn(
-                "this PyAV has no H.264 encoder (libx264 or libopenh264): writing MPEG-4 Part 2 video, which "
-                "browsers do not play; install PyAV wheels with libx264 (pip install -U av)",
-                VideoWarning,
-                stacklevel=3,
-            )
-        self.codec = encoder or "mpeg4"
-        self._container = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
-        rate = Fraction(self.fps).limit_denominator(1001)
-        stream = self._container.add_stream(self.codec, rate=rate)
-        stream.width, stream.height = self.size
-        stream.pix_fmt = "yuv420p"
-        if self.codec == "mpeg4":
-            self._time_base = Fraction(1, 1000)  # MPEG-4 Part 2 allows no clock above 65535 Hz
-        stream.codec_context.time_base = self._time_base
-        if self.codec == "libx264":
-            stream.codec_context.options = {"crf": str(self.crf), "preset": self.preset}
-        else:  # libopenh264 and mpeg4 take a bit rate; about 0.1 bit per pixel and frame looks fine
-            stream.bit_rate = int(0.1 * self.size[0] * self.size[1] * self.fps) + 200_000
-        self._stream = stream
-
-    def write(self, image: np.ndarray, time: float | None = None) -> None:
-        """Append one (H, W, 3) uint8 BGR frame, shown at ``time`` seconds (None: one frame after the last).
-
-        Times count from the first frame's time (0 when the first frame came without one); a time not after
-        the previous frame's is nudged forward.
-        """
-        if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
-            got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-            raise VideoError(f"VideoWriter.write: expected an (H, W, 3) uint8 BGR image, got {got}")
-        if self._container is None:
-            self._open(image.shape[1], image.shape[0])
-        if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        if time is None:
-            pts = self._last_pts + round(1 / (self.fps * self._time_base)) if self._last_pts >= 0 else 0
-        else:
-            if self._t0 is None:
-                self._t0 = time if self._last_pts < 0 else 0.0
-            pts = max(round((time - self._t0) / self._time_base), self._last_pts + 1)
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame.pts, frame.time_base = pts, self._time_base
-        self._last_pts = pts
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames_written += 1
-
-    def close(self) -> Path:
-        """Flush the encoder, finish the file and move it into place; returns its path."""
-        if self._container is None:
-            raise VideoError(f"VideoWriter: no frame was written, {self.path.name} was not created")
-        try:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-            self._container.close()
-        except Exception:
-            self.abort()
-            raise
-        self._container = None
-        publish(self._tmp, self.path)
-        return Path(self.path)
-
-    def abort(self) -> None:
-        """Drop the partial file."""
-        if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # closing a half-written container can fail; the file is deleted anyway
-                pass
-            self._container = None
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is not None:
-            self.abort()
-        elif self._container is not None:
-            self.close()

@@ -31,11 +31,10 @@ import numpy as np
 from posekit.coords import Intrinsics, backproject, scale_intrinsics
 from posekit.io.captures.base import Capture, CaptureError, RGBDFrame
 from posekit.io.captures.open import open_capture
-from posekit.io.video import VideoWriter
+from posekit.io.video_writer import VideoWriter
 from posekit.limits import DEFAULT_LIMITS, LimitError, Limits
 from posekit.pipelines.image import Framing
-from posekit.pipelines.models import Models
-from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_results
+from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
 from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
 from posekit.processing.canonical import canonicalize_any
@@ -44,6 +43,7 @@ from posekit.processing.people import pick_main_box
 from posekit.processing.smoothing import SmoothingMethod, smooth_sequence, smoothing_params
 from posekit.processing.status import status_counts
 from posekit.sequence import PoseSequence
+from posekit.skeletons import Skeleton
 from posekit.viz.drawing import draw_poses
 
 PoseModel = Callable[[np.ndarray], Poses]
@@ -248,7 +248,7 @@ def _process_frame(
 
 def _assemble(
     rows: list[dict[str, Any]],
-    skeleton: Any,
+    skeleton: Skeleton,
     image_size: tuple[int, int],
     capture: Capture,
     step: int,
@@ -324,35 +324,26 @@ def write_capture_overlay(
         return writer.close()
 
 
-def run_capture(
-    path: Path,
-    settings: Settings,
-    models: Models,
-    outputs: Outputs,
-    limits: Limits = DEFAULT_LIMITS,
-    progress: ProgressFn | None = None,
-    name: str | None = None,
-) -> JobResult:
+def run_capture(job: Job) -> JobResult:
     """The capture job: open (format, frames, pixels checked before decoding), estimate the main person per
     frame, lift to metric 3D with the depth, smooth, draw the overlay video, write JSON and ZIP."""
-    report = progress or (lambda fraction, message: None)
-    name = name or path.name
-    with open_capture(path, limits=limits) as capture:
+    report, settings = job.progress, job.settings
+    with open_capture(job.path, limits=job.limits) as capture:
         report(0.0, "loading the model")
-        model, detector = models.for_job(settings)
+        model, detector = job.models.for_job(settings)
         start = time.perf_counter()
         share = 0.85 if settings.overlay else 1.0
-        seq = process_capture(capture, Framing(model, detector, settings), settings, limits=limits,
+        seq = process_capture(capture, Framing(model, detector, settings), settings, limits=job.limits,
                               progress=lambda f, m: report(share * f, m))  # fmt: skip
         seconds = time.perf_counter() - start
         files = {}
         if settings.overlay:
-            overlay = outputs.path("_overlay.mp4")
+            overlay = job.outputs.path("_overlay.mp4")
             files["overlay"] = write_capture_overlay(capture, seq, settings, overlay,
                                                      lambda f, m: report(share + (1 - share) * f, m))  # fmt: skip
         info = capture.info
-    source = {"kind": "capture", "file": name, "format": info.format}
-    written = write_results(seq, source, settings, models, outputs, files)
+    source = {"kind": "capture", "file": job.name, "format": info.format}
+    written = write_results(seq, source, settings, job.models, job.outputs, files)
     details = {"format": info.format, "color_size": info.color_size, "depth_size": info.depth_size}
     report(1.0, "done")
-    return JobResult("capture", name, written.document, seq, written.files, [], seconds, details)
+    return JobResult("capture", job.name, written.document, seq, written.files, [], seconds, details)

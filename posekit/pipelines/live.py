@@ -36,8 +36,9 @@ from posekit.pipelines.image import Framing
 from posekit.pipelines.settings import Settings
 from posekit.pipelines.video import _build_sequence, _Estimator, _rescale, _Timings
 from posekit.poses import Poses
+from posekit.processing.people import select_main_track
 from posekit.processing.track_smoothing import TrackSmoother
-from posekit.processing.tracking import Tracker, select_main_track
+from posekit.processing.tracking import Tracker
 from posekit.sequence import PoseSequence
 from posekit.viz.drawing import draw_poses
 

@@ -4,6 +4,7 @@ what a user names (a file, or a folder of images) into jobs."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from posekit.io.inputs import IMAGE_EXTENSIONS, FileKind, file_kind
@@ -12,7 +13,7 @@ from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.capture import run_capture
 from posekit.pipelines.image import run_image
 from posekit.pipelines.models import Models
-from posekit.pipelines.results import JobResult, Outputs, ProgressFn
+from posekit.pipelines.results import Job, JobResult, Outputs, ProgressFn
 from posekit.pipelines.settings import Settings
 from posekit.pipelines.take import run_take
 from posekit.pipelines.video import run_video
@@ -63,10 +64,11 @@ def run_file(
     path = Path(path)
     kind = kind or (input_jobs(path, limits)[0][1] if path.is_dir() else file_kind(path, limits))
     outputs = Outputs(Path(out_dir), stem or (path.stem if path.suffix else path.name))
-    if kind == "image":
-        return run_image(path, settings, models, outputs, limits, progress, name)
-    if kind == "video":
-        return run_video(path, settings, models, outputs, limits, progress, name)
-    if kind == "take":
-        return run_take(path, settings, outputs, limits, progress, name)
-    return run_capture(path, settings, models, outputs, limits, progress, name)
+    job = Job(path, name or path.name, settings, models, outputs, limits, progress)
+    return RUNNERS[kind](job)
+
+
+RUNNERS: dict[str, Callable[[Job], JobResult]] = {
+    "image": run_image, "video": run_video, "take": run_take, "capture": run_capture,
+}  # fmt: skip
+"""The job of each input kind."""

@@ -32,15 +32,16 @@ import numpy as np
 
 from posekit.coords import scale_intrinsics
 from posekit.estimators.base import PersonFinder, PoseEstimator
-from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, VideoWriter, probe_video
+from posekit.io.video import Frame, ReadBounds, VideoInfo, VideoReader, VideoWarning, probe_video
+from posekit.io.video_writer import VideoWriter
 from posekit.limits import DEFAULT_LIMITS, Limits
 from posekit.pipelines.image import Framing
-from posekit.pipelines.models import Models
-from posekit.pipelines.results import JobResult, Outputs, ProgressFn, write_results
+from posekit.pipelines.results import Job, JobResult, ProgressFn, write_results
 from posekit.pipelines.settings import Settings
 from posekit.poses import Poses
+from posekit.processing.people import select_main_track
 from posekit.processing.smoothing import smooth_pose_sequence, smoothing_params
-from posekit.processing.tracking import Tracker, boxes_from_keypoints, select_main_track
+from posekit.processing.tracking import Tracker, boxes_from_keypoints
 from posekit.sequence import PoseSequence
 from posekit.skeletons import Skeleton
 from posekit.viz.drawing import draw_poses
@@ -139,16 +140,23 @@ class _Estimator:
                                         image_size=size)  # fmt: skip
         return boxes
 
-    def run(self, frames: list[Frame], previous: Poses | None = None) -> list[Poses]:
-        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels; with
+    def run(
+        self, frames: list[Frame], step: Callable[[float, str], None] | None = None, previous: Poses | None = None
+    ) -> list[Poses]:
+        """Poses of each frame of a chunk whose first frame is a detection frame, in inference pixels.
+
+        ``step(fraction, what)`` is told the fraction of the chunk's work done, between its model calls. With
         ``previous`` (the poses of the frame just before, same pixels) the first frame carries its people
-        instead (a live stream goes frame by frame: :mod:`posekit.pipelines.live`)."""
+        instead (a live stream goes frame by frame: :mod:`posekit.pipelines.live`).
+        """
         n = len(frames)
         images = [f.inference_image for f in frames]
         results: list[Poses | None] = [None] * n
-        for offset in range(min(self.k, n)):
+        waves = min(self.k, n)
+        step = step or (lambda fraction, what: None)
+        for offset in range(waves):
             wave = list(range(offset, n, self.k))
-            people: dict[int, Any] = {}
+            people: dict[int, tuple[np.ndarray, np.ndarray] | np.ndarray | None] = {}
             lost = []
             for i in wave:
                 before = results[i - 1] if offset else previous if i == 0 else None
@@ -158,7 +166,11 @@ class _Estimator:
                     people[i] = carried
                 else:
                     lost.append(i)  # a detection frame, or nobody left to carry: look for people again
-            with self.timings("detect"):
+            if lost and self.framing.detector is not None:
+                with self.timings("detect"):
+                    people.update(zip(lost, self.framing.detect([images[i] for i in lost])))
+                step((offset + 0.5) / waves, "estimating poses")
+            else:
                 people.update(zip(lost, self.framing.detect([images[i] for i in lost])))
             todo = [i for i in wave if people[i] is None or len(people[i][0] if isinstance(people[i], tuple)
                                                                   else people[i])]  # fmt: skip
@@ -167,6 +179,7 @@ class _Estimator:
                     predicted = self.framing.estimate([images[i] for i in todo], [people[i] for i in todo])
                 for i, poses in zip(todo, predicted):
                     results[i] = poses
+            step((offset + 1) / waves, "estimating poses")
             for i in wave:
                 if results[i] is None:
                     h, w = images[i].shape[:2]
@@ -299,14 +312,22 @@ def process_video(
     chunk_size = settings.batch_size * settings.detect_every
 
     def flush() -> None:
-        results = estimator.run(chunk)
+        # Reported between model calls, so that the bar moves with the frames even when a chunk takes long.
+        done, size = len(poses), len(chunk)
+        of = f" of about {expected}" if expected else ""
+        frames = f"frames {done + 1}-{done + size}{of}" if size > 1 else f"frame {done + 1}{of}"
+
+        def step(part: float, what: str) -> None:
+            fraction = min((done + part * size) / expected, 1.0) if expected else 0.5
+            report(share * fraction, f"{what}: {frames}")
+
+        step(0.0, "finding people" if estimator.framing.detector is not None else "estimating poses")
+        results = estimator.run(chunk, step)
         with timings("track"):
             for frame, result in zip(chunk, results):
                 poses.append(tracker.track(_rescale(result, frame.scale, frame.size)))
                 times.append(frame.time)
         chunk.clear()
-        done = len(poses) / expected if expected else 0.5
-        report(share * min(done, 1.0), f"poses: {len(poses)} frames" + (f" of about {expected}" if expected else ""))
 
     for frame in timings.iterate("decode", reader):
         chunk.append(frame)
@@ -381,27 +402,20 @@ def _write_overlay(
                 return writer.close()
 
 
-def run_video(
-    path: Path,
-    settings: Settings,
-    models: Models,
-    outputs: Outputs,
-    limits: Limits = DEFAULT_LIMITS,
-    progress: ProgressFn | None = None,
-    name: str | None = None,
-) -> JobResult:
+def run_video(job: Job) -> JobResult:
     """The video job: probe (bounded), estimate, track, smooth, draw the overlay, write JSON and ZIP."""
-    name = name or path.name
+    settings = job.settings
     # Size, pixels, duration and frame count from the container, before any model is loaded.
-    probe_video(path, limits, read_bounds(settings))
-    model, detector = models.for_job(settings)
-    overlay = outputs.path("_overlay.mp4") if settings.overlay else None
-    result = process_video(path, model, detector, settings, limits=limits, overlay_path=overlay, progress=progress)
+    probe_video(job.path, job.limits, read_bounds(settings))
+    model, detector = job.models.for_job(settings)
+    overlay = job.outputs.path("_overlay.mp4") if settings.overlay else None
+    result = process_video(job.path, model, detector, settings, limits=job.limits, overlay_path=overlay,
+                           progress=job.progress)  # fmt: skip
     seq = result.sequence
-    source = {**seq.meta.get("source", {}), "kind": "video", "file": name, "timings_s": result.timings}
+    source = {**seq.meta.get("source", {}), "kind": "video", "file": job.name, "timings_s": result.timings}
     files = {"overlay": result.overlay_path} if result.overlay_path is not None else {}
-    written = write_results(seq, source, settings, models, outputs, files)
+    written = write_results(seq, source, settings, job.models, job.outputs, files)
     details = {"frames_per_second": result.frames_per_second, "width": result.info.width,
                "height": result.info.height}  # fmt: skip
-    return JobResult("video", name, written.document, seq, written.files, list(result.warnings),
+    return JobResult("video", job.name, written.document, seq, written.files, list(result.warnings),
                      result.timings.get("total", 0.0), details)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Which people to keep: one box validator, one box filter, one "main person" rule, one presence rule.
+"""Which people to keep: one box validator, one box filter, one "main person" rule (in an image, and over a
+whole sequence), one presence rule.
 
 Every door of posekit (images, videos, captures, the CLI, the app, the estimators' own ``single_person``)
 decides through these functions, so the same photo keeps the same people whichever way it comes in.
@@ -14,6 +15,7 @@ import numpy as np
 
 from posekit.poses import Poses
 from posekit.processing.tracking import box_iou
+from posekit.sequence import PoseSequence
 
 MAIN_PERSON_MIN_IOU = 0.3
 """A box overlapping the person followed so far by at least this much is the same person."""
@@ -143,3 +145,27 @@ def select_poses(
     if max_people is not None and len(poses) > max_people:
         return poses.select(np.argsort(-poses.bbox_scores, kind="stable")[:max_people])
     return poses
+
+
+def select_main_track(sequence: PoseSequence, keypoint_threshold: float = 0.3) -> int:
+    """Index (on the person axis) of the most prominent track over the whole sequence.
+
+    Prominence = sum over frames of box area x mean keypoint score, so a person who is large, well seen and
+    present long wins. Boxes are ``sequence.bboxes`` when set, else the keypoints' extent.
+
+    Raises:
+        ValueError: the sequence has no people.
+    """
+    if sequence.num_people == 0:
+        raise ValueError("select_main_track: the sequence has no people")
+    if sequence.bboxes is not None:
+        boxes = sequence.bboxes
+    else:
+        valid = (sequence.scores >= keypoint_threshold)[..., None] & np.isfinite(sequence.keypoints_2d)
+        with np.errstate(invalid="ignore"):
+            lo = np.where(valid, sequence.keypoints_2d, np.inf).min(axis=2)
+            hi = np.where(valid, sequence.keypoints_2d, -np.inf).max(axis=2)
+        boxes = np.concatenate([lo, hi], axis=-1)
+    area = np.clip(boxes[..., 2:] - boxes[..., :2], 0, None).prod(axis=-1)  # (T, P)
+    prominence = np.where(np.isfinite(area), area, 0.0) * sequence.scores.mean(axis=-1)
+    return int(prominence.sum(axis=0).argmax())

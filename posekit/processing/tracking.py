@@ -5,8 +5,7 @@ match (a short occlusion, a missed detection), during which its box moves on at 
 matched to no track gets a new id. Matching is greedy on a similarity that averages the box IoU and the
 keypoint similarity (OKS) against each track's predicted position, best pairs first.
 
-Also here: the main track of a whole sequence (:func:`select_main_track`) and boxes carried forward from
-keypoints between detections (:func:`boxes_from_keypoints`).
+Also here: boxes carried forward from keypoints between detections (:func:`boxes_from_keypoints`).
 
 Coordinates are pixels of one image size throughout; boxes are ``[x1, y1, x2, y2]``.
 """
@@ -18,7 +17,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from posekit.poses import Poses
-from posekit.sequence import PoseSequence
 
 OKS_KAPPA = 0.1
 """Keypoint fall-off as a fraction of the box's size: a keypoint ``0.1 * sqrt(area)`` away scores exp(-1/2).
@@ -97,30 +95,6 @@ def boxes_from_keypoints(
         inside = ((boxes[:, 2] - boxes[:, 0]) >= 1.0) & ((boxes[:, 3] - boxes[:, 1]) >= 1.0)
         boxes, kept = boxes[inside], kept[inside]
     return boxes.astype(np.float32), kept
-
-
-def select_main_track(sequence: PoseSequence, keypoint_threshold: float = 0.3) -> int:
-    """Index (on the person axis) of the most prominent track over the whole sequence.
-
-    Prominence = sum over frames of box area x mean keypoint score, so a person who is large, well seen and
-    present long wins. Boxes are ``sequence.bboxes`` when set, else the keypoints' extent.
-
-    Raises:
-        ValueError: the sequence has no people.
-    """
-    if sequence.num_people == 0:
-        raise ValueError("select_main_track: the sequence has no people")
-    if sequence.bboxes is not None:
-        boxes = sequence.bboxes
-    else:
-        valid = (sequence.scores >= keypoint_threshold)[..., None] & np.isfinite(sequence.keypoints_2d)
-        with np.errstate(invalid="ignore"):
-            lo = np.where(valid, sequence.keypoints_2d, np.inf).min(axis=2)
-            hi = np.where(valid, sequence.keypoints_2d, -np.inf).max(axis=2)
-        boxes = np.concatenate([lo, hi], axis=-1)
-    area = np.clip(boxes[..., 2:] - boxes[..., :2], 0, None).prod(axis=-1)  # (T, P)
-    prominence = np.where(np.isfinite(area), area, 0.0) * sequence.scores.mean(axis=-1)
-    return int(prominence.sum(axis=0).argmax())
 
 
 @dataclass

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from posekit.io.images import ImageError
+from posekit.io.images import check_image_header
 from posekit.io.inputs import RGBD_EXTENSIONS, file_kind
-from posekit.limits import LimitError, Limits
+from posekit.limits import Limits
 
 APP_LIMITS = Limits(
     max_file_bytes=300 * 1024**2,
@@ -27,36 +27,28 @@ APP_LIMITS = Limits(
     max_archive_members=20_000,
     max_inflated_bytes=3 * 1024**3,
     max_compression_ratio=200.0,
+    max_work_s=60.0,
 )
 """The web app's upload bounds: a 24 MP phone photo, 30 s of 30 fps video (bounded by the video's start
-and end), a 2-minute depth capture. ``create_demo(limits=...)`` takes others."""
+and end), a 2-minute depth capture, and 60 s of model work a request (estimated from the frames, the model and
+the device: :func:`posekit.ui.inference.check_work`), so that no request holds the app for minutes.
+``create_demo(limits=...)`` takes others."""
 
 UploadKind = Literal["take", "capture"]
 
 
 def check_image_upload(path: str | os.PathLike, limits: Limits) -> tuple[int, int]:
-    """Check an uploaded image's file size and pixel count from its header, before decoding it.
+    """Check an uploaded image's file size, format and pixel count from its header alone, before anything
+    decodes it (:func:`posekit.io.images.check_image_header`); messages name the upload by its file name only.
 
     Returns:
         ``(width, height)`` from the header.
 
     Raises:
-        LimitError: over ``max_file_bytes`` or ``max_image_pixels``.
-        ImageError: not an image.
+        LimitError: over ``max_file_bytes`` or ``max_image_pixels`` (the latter also an ``ImageError``).
+        ImageError: not an image the library reads, or smaller than 2x2.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    limits.check_file(path)
-    try:
-        with Image.open(path) as im:  # lazy: reads the header only
-            width, height = im.size
-    except Image.DecompressionBombError as exc:  # PIL's own bound, far above ours, tripped by the header
-        raise LimitError(f"{path.name}: {exc}; the limit is {limits.max_image_pixels:,} pixels") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageError(f"{path.name}: expected an image (JPEG, PNG, WebP, BMP or TIFF), could not read it") from exc
-    limits.check_pixels(width, height, what=path.name)
-    return width, height
+    return check_image_header(path, limits, what=Path(path).name)
 
 
 def rgbd_kind(path: str | os.PathLike, limits: Limits) -> UploadKind:

@@ -33,6 +33,10 @@ AXIS_TITLES = ("x: right (m)", "z: depth (m)", "−y: up (m)")
 BACKGROUND = "#1f2430"  # dark, so that white face keypoints stay visible
 FLOOR_COLOR = "#8a93a6"
 SMALL_PARTS = ("face", "left_hand", "right_hand")
+HEIGHT = 560
+MESSAGE_HEIGHT = 90
+CONTROLS = 0.12
+"""Bottom share of an animated figure kept for its play/pause buttons and slider, below the scene."""
 
 
 def to_display(points: np.ndarray) -> np.ndarray:
@@ -58,13 +62,13 @@ def message_figure(text: str) -> go.Figure:
     """An empty 3D-plot placeholder that says why there is nothing to show."""
     fig = go.Figure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 15, "color": "#e8eaf0"})  # fmt: skip
+                       font={"size": 14, "color": "#e8eaf0"})  # fmt: skip
     fig.update_layout(
         paper_bgcolor=BACKGROUND,
         plot_bgcolor=BACKGROUND,
         xaxis={"visible": False},
         yaxis={"visible": False},
-        height=480,
+        height=MESSAGE_HEIGHT,  # one line of text: no tall empty panel
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return fig
@@ -312,12 +316,31 @@ def _layout(fig: go.Figure, points: np.ndarray, title: str | None) -> None:
         for name, text, c in zip(("xaxis", "yaxis", "zaxis"), AXIS_TITLES, center)
     }
     fig.update_layout(
-        title={"text": title or "", "font": {"size": 13}},
+        # The title on the first line, the legend in one row under it: on a phone a legend beside the scene
+        # would take a third of its width.
+        title={
+            "text": title or "",
+            "font": {"size": 12},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.995,
+            "yanchor": "top",
+            "yref": "container",
+        },
         paper_bgcolor=BACKGROUND,
         font={"color": "#e8eaf0"},
-        height=560,
-        margin={"l": 0, "r": 0, "t": 36 if title else 8, "b": 0},
-        legend={"itemsizing": "constant", "bgcolor": "rgba(0,0,0,0)"},
+        height=HEIGHT,
+        margin={"l": 0, "r": 0, "t": 52 if title else 28, "b": 0},
+        legend={
+            "itemsizing": "constant",
+            "bgcolor": "rgba(0,0,0,0)",
+            "orientation": "h",
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "font": {"size": 12},
+        },
         scene={
             **axes,
             "aspectmode": "cube",
@@ -347,6 +370,7 @@ def _animation_controls(fig: go.Figure, shown: np.ndarray, times: np.ndarray, fp
             "fromcurrent": True, "mode": "immediate"}  # fmt: skip
     pause = {"frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}, "mode": "immediate"}
     fig.update_layout(
+        scene={"domain": {"x": [0, 1], "y": [CONTROLS, 1]}},  # the controls below the scene, not over the floor
         updatemenus=[
             {
                 "type": "buttons",

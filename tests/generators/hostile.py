@@ -37,7 +37,7 @@ from posekit.io.captures.base import CaptureError
 from posekit.io.images import ImageError
 from posekit.io.inputs import UnsupportedFileError
 from posekit.io.takes import TakeError
-from posekit.io.video import VideoError
+from posekit.io.video_open import VideoError
 from posekit.limits import LimitError, Limits
 
 CORPUS_LIMITS = Limits(

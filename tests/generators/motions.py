@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from posekit.io.takes import load_take
 
 from generators.scene import make_scene
 from generators.takes import make_take, write_zip
 from posekit.coords import project
+from posekit.io.takes import load_take
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY
 

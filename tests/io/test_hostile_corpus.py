@@ -27,7 +27,8 @@ from posekit.io.captures.open import open_capture
 from posekit.io.images import ImageError, read_image
 from posekit.io.inputs import UnsupportedFileError, file_kind
 from posekit.io.takes import TakeError, load_take
-from posekit.io.video import ReadBounds, VideoError, VideoReader, VideoWarning, probe_video
+from posekit.io.video import ReadBounds, VideoReader, VideoWarning, probe_video
+from posekit.io.video_open import VideoError
 from posekit.limits import LimitError
 
 LIBRARY_ERRORS = (ArchiveError, CaptureError, ImageError, LimitError, TakeError, UnsupportedFileError, VideoError)

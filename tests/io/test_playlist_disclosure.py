@@ -23,7 +23,8 @@ from generators.hostile import _playlists, _video_bytes
 from posekit.io.captures.base import CaptureError
 from posekit.io.captures.open import open_capture
 from posekit.io.inputs import UnsupportedFileError, file_kind
-from posekit.io.video import VideoError, VideoReader, probe_video
+from posekit.io.video import VideoReader, probe_video
+from posekit.io.video_open import VideoError
 
 TRICKS = ("hls-abs", "hls-file-url", "hls-subfile", "hls-concat-proto", "hls-relative", "hls-bom", "hls-master",
           "ffconcat", "ffconcat-bare", "ffconcat-url", "url-only")  # fmt: skip
@@ -172,7 +173,7 @@ def test_real_videos_still_open_from_memory_streams(target):
     """Opening from a file object keeps working for every accepted container (the sniffing is not too strict)."""
     import av
 
-    from posekit.io.video import open_video_stream, sniff_video_format
+    from posekit.io.video_open import open_video_stream, sniff_video_format
 
     containers = [("mp4", "libx264", "mov"), ("matroska", "libx264", "matroska"), ("webm", "libvpx", "matroska"),
                   ("avi", "mpeg4", "avi"), ("mov", "libx264", "mov")]  # fmt: skip

@@ -10,7 +10,8 @@ from generators.takes import make_take
 
 from posekit.io import swift_json
 from posekit.io.swift_json import Float32, dumps, format_double, format_float32
-from posekit.io.takes import JOINT_NAMES, frames_json
+from posekit.io.take_writer import frames_json
+from posekit.io.takes import JOINT_NAMES
 
 
 def test_layout_and_escapes():

@@ -22,7 +22,8 @@ from generators.takes import (
 )
 
 from posekit.io.archive import ArchiveError
-from posekit.io.takes import TakeError, detect_take_format, load_take, save_take
+from posekit.io.take_writer import save_take
+from posekit.io.takes import TakeError, detect_take_format, load_take
 from posekit.limits import LimitError, Limits
 from posekit.sequence import PoseSequence
 from posekit.skeletons import COCO_WHOLEBODY, POSEKIT_COCO17_2, Skeleton

@@ -1,6 +1,6 @@
 """Project side of the parity tests: runs scripts in OpenMMLab's reference venv and reads what they wrote.
 
-The reference venv (mmcv/mmengine/mmdet/mmpose; built by ``../shared/reference/make-venv.sh``) is named by
+The reference venv (mmcv/mmengine/mmdet/mmpose; built by ``tests/parity/make-venv.sh``) is named by
 the environment variable ``POSEKIT_REFERENCE_PYTHON`` (its python executable). Without it parity tests
 skip, with :func:`skip_reason` as the reason. posekit's own venv never imports OpenMMLab code; the two
 sides exchange only files (``torch.save`` checkpoints, ``.npz`` arrays, JSON).
@@ -54,7 +54,7 @@ def skip_reason() -> str | None:
     if not path:
         return (
             f"{ENV_VAR} is not set: parity tests need the OpenMMLab reference venv "
-            "(build it with ../shared/reference/make-venv.sh DIR, then export "
+            "(build it with tests/parity/make-venv.sh DIR, then export "
             f"{ENV_VAR}=DIR/bin/python)"
         )
     if reference_python() is None:

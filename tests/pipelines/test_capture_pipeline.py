@@ -16,7 +16,8 @@ from generators.scene import make_scene
 
 from posekit.coords import backproject, project
 from posekit.io.captures.base import Capture, CaptureError, CaptureInfo, RGBDFrame
-from posekit.io.takes import load_take, save_take
+from posekit.io.take_writer import save_take
+from posekit.io.takes import load_take
 from posekit.limits import LimitError, Limits
 from posekit.pipelines.capture import (
     SOURCE_DEPTH,

@@ -11,14 +11,18 @@ from generators.fake_models import FakeDetector, FakePoseModel
 from generators.videos import (
     corrupt_tail,
     crossing_video,
+    draw_frame,
     occlusion_video,
     variable_rate_times,
     walking_video,
+    write_video,
 )
 
-from posekit.io.video import VideoError, VideoWarning, read_video
+from posekit.io.video import VideoWarning, read_video
+from posekit.io.video_open import VideoError
 from posekit.limits import LimitError, Limits
 from posekit.pipelines.video import STAGES, VideoResult, process_video
+from posekit.processing.people import check_boxes
 
 TOLERANCE_PX = 3.0  # the oracle finds the figures' boxes again in H.264-decoded pixels
 
@@ -191,3 +195,37 @@ def test_real_clips(data_dir, tmp_path, name, size, times):
     count, overlay_times, overlay_size, codec = _overlay_frames(tmp_path / "overlay.mp4")
     assert (count, overlay_size, codec) == (5, size, "h264")
     np.testing.assert_allclose(overlay_times, np.asarray(times) - times[0], atol=2e-3)
+
+
+class StrictModel(FakePoseModel):
+    """The oracle, refusing boxes exactly as the real estimators do (:func:`~posekit.processing.people.check_boxes`),
+    and placing joints ahead of the figure, as a real model does past the image edge (keypoints outside it)."""
+
+    def predict_batch(self, images, bboxes):
+        for i, boxes in enumerate(bboxes):
+            if boxes is not None:
+                check_boxes(boxes, f"bboxes[{i}]")
+        results = super().predict_batch(images, bboxes)
+        for poses in results:
+            poses.keypoints_2d += 40.0
+        return results
+
+
+def _leaving_clip(path, num_frames: int = 30, size: tuple[int, int] = (160, 120)):
+    """One figure walking out of the frame through its bottom-right corner, then an empty frame or two."""
+    w, h = size
+    t = np.arange(num_frames, dtype=np.float64)
+    x1, y1 = 20 + 6 * t, 20 + 4 * t
+    boxes = np.stack([x1, y1, x1 + 24, y1 + 60], axis=-1)[:, None]
+    frames = [draw_frame(size, b) for b in boxes]
+    write_video(path, frames, fps=10.0)
+    return path
+
+
+@pytest.mark.parametrize("detect_every", [1, 5])
+def test_people_walking_out_of_the_frame_do_not_break_carried_boxes(tmp_path, detect_every):
+    """Regression: a box carried from keypoints clipped to a zero-height box at the edge crashed the crop."""
+    clip = _leaving_clip(tmp_path / "leaving.mp4")
+    result = process_video(clip, StrictModel(), FakeDetector(), detect_every=detect_every, smoothing="none")
+    seq = result.sequence
+    assert seq.num_frames == 30 and seq.present[0].all() and not seq.present[-1].any()  # seen inside, gone out

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from generators.videos import template_keypoints
 
 from posekit.poses import Poses
 from posekit.processing.people import (
     check_boxes,
     pick_main_box,
     presence_scores,
+    select_main_track,
     select_people,
     select_poses,
     usable_boxes,
 )
+from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
 
 
@@ -68,3 +71,23 @@ def test_presence_tells_an_empty_frame_from_a_person():
     )
     assert len(select_poses(poses, min_presence=0.128)) == 1
     assert len(select_poses(poses)) == 2
+
+
+def test_select_main_track_weighs_size_score_and_time():
+    t, k = 10, 19
+    kp = np.full((t, 3, k, 2), np.nan)
+    small = template_keypoints([0, 0, 20, 50])
+    big = template_keypoints([100, 0, 160, 150])
+    kp[:, 0] = small  # small, always there
+    kp[:3, 1] = big  # big, but only 3 frames
+    kp[:, 2] = big + 200  # big and always there
+    scores = np.where(np.isfinite(kp[..., 0]), 0.9, 0.0)
+    seq = PoseSequence(timestamps=np.arange(t) / 10, keypoints_2d=kp, scores=scores, skeleton=POSEKIT_COCO17_2,
+                       track_ids=[4, 7, 9])  # fmt: skip
+    assert select_main_track(seq) == 2
+    boxes = np.full((t, 3, 4), np.nan)
+    boxes[:, 0] = [0, 0, 500, 500]  # with boxes given, they decide
+    seq.bboxes = boxes
+    assert select_main_track(seq) == 0
+    with pytest.raises(ValueError, match="no people"):
+        select_main_track(seq.people([]))

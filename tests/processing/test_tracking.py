@@ -12,9 +12,7 @@ from posekit.processing.tracking import (
     box_iou,
     boxes_from_keypoints,
     keypoint_similarity,
-    select_main_track,
 )
-from posekit.sequence import PoseSequence
 from posekit.skeletons import POSEKIT_COCO17_2
 
 
@@ -103,23 +101,3 @@ def test_a_box_carried_out_of_the_frame_is_dropped_not_kept_empty():
     kp = np.array([[[789.2, 560.0], [936.9, 600.0], [850.0, 580.0]]])
     boxes, kept = boxes_from_keypoints(kp, np.ones((1, 3)), image_size=(960, 540))
     assert boxes.shape == (0, 4) and kept.size == 0
-
-
-def test_select_main_track_weighs_size_score_and_time():
-    t, k = 10, 19
-    kp = np.full((t, 3, k, 2), np.nan)
-    small = template_keypoints([0, 0, 20, 50])
-    big = template_keypoints([100, 0, 160, 150])
-    kp[:, 0] = small  # small, always there
-    kp[:3, 1] = big  # big, but only 3 frames
-    kp[:, 2] = big + 200  # big and always there
-    scores = np.where(np.isfinite(kp[..., 0]), 0.9, 0.0)
-    seq = PoseSequence(timestamps=np.arange(t) / 10, keypoints_2d=kp, scores=scores, skeleton=POSEKIT_COCO17_2,
-                       track_ids=[4, 7, 9])  # fmt: skip
-    assert select_main_track(seq) == 2
-    boxes = np.full((t, 3, 4), np.nan)
-    boxes[:, 0] = [0, 0, 500, 500]  # with boxes given, they decide
-    seq.bboxes = boxes
-    assert select_main_track(seq) == 0
-    with pytest.raises(ValueError, match="no people"):
-        select_main_track(seq.people([]))

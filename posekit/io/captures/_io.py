@@ -250,7 +250,7 @@ def load_npy(data: bytes, what: str, limits: Limits = DEFAULT_LIMITS) -> np.ndar
     Raises:
         CaptureError: not a ``.npy``, malformed header, wrong dtype or size. LimitError: too many pixels.
     """
-    from posekit.io.video import describe_content
+    from posekit.io.video_open import describe_content
 
     f = io.BytesIO(data)
     try:
@@ -380,11 +380,11 @@ def positive_intrinsics(values: Any, what: str) -> tuple[float, float, float, fl
 
 def _open_video(stream: BinaryIO, what: str) -> Any:
     """A video member opened with its demuxer forced from its signature (never a playlist, concat list or
-    image pattern, see :func:`posekit.io.video.open_video_stream`); refusals are :class:`CaptureError`."""
-    from posekit.io.video import VideoError, _import_av, open_video_stream
+    image pattern, see :func:`posekit.io.video_open.open_video_stream`); refusals are :class:`CaptureError`."""
+    from posekit.io.video_open import VideoError, import_av, open_video_stream
 
     try:
-        return open_video_stream(stream, what, _import_av())
+        return open_video_stream(stream, what, import_av())
     except VideoError as exc:
         raise CaptureError(str(exc)) from None
 

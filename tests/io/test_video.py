@@ -17,17 +17,9 @@ from generators.videos import (
     write_video,
 )
 
-from posekit.io.video import (
-    ReadBounds,
-    VideoError,
-    VideoReader,
-    VideoWarning,
-    VideoWriter,
-    h264_encoder,
-    inference_size,
-    probe_video,
-    read_video,
-)
+from posekit.io.video import ReadBounds, VideoReader, VideoWarning, inference_size, probe_video, read_video
+from posekit.io.video_open import VideoError
+from posekit.io.video_writer import VideoWriter, h264_encoder
 from posekit.limits import LimitError, Limits
 
 SIZE = (320, 240)
@@ -216,7 +208,7 @@ def test_writer_leaves_nothing_half_written(tmp_path):
 
 
 def test_writer_falls_back_clearly_without_h264(tmp_path, monkeypatch):
-    import posekit.io.video as video_io
+    import posekit.io.video_writer as video_io
 
     monkeypatch.setattr(video_io, "h264_encoder", lambda: None)
     writer = VideoWriter(tmp_path / "fallback.mp4", fps=10)
