@@ -139,7 +139,9 @@ def write_results_zip(
         for name, src in (files or {}).items():
             z.write(src, name)
         if writers:
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory(
+                dir=Path(path).parent, prefix=".members-"
+            ) as tmp:  # in the request's folder
                 for name, write in writers.items():
                     target = Path(tmp) / Path(name).name
                     write(target)
