@@ -450,3 +450,24 @@ def test_friendly_errors_never_show_a_traceback():
             raise exc
         assert expected in info.value.message and "Traceback" not in info.value.message
         assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_zero_gpu_start_up_builds_every_model_before_serving(monkeypatch):
+    """On a ZeroGPU Space the weights are on disk (preload_from_hub) and no GPU call may spend its time loading:
+    every model is built at start-up; locally none is."""
+    loaded = []
+
+    def loader(name, device, precision, compile):
+        loaded.append(name)
+        return object()
+
+    def registry():
+        return ModelRegistry(Models("cpu", estimator_loader=loader, detector_loader=lambda *args: "detector"))
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    create_demo(registry=registry(), limits=LIMITS)
+    assert loaded == []  # locally: the page first, each model on its first request
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    ready = registry()
+    create_demo(registry=ready, limits=LIMITS)
+    assert loaded == ["rtmw3d-l", "rtmw3d-x", "posekit"] and set(ready.status().values()) == {None}
