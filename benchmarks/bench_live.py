@@ -39,7 +39,7 @@ from generators.weights import write_posekit  # noqa: E402
 from posekit.pipelines import Models  # noqa: E402
 from posekit.pipelines.live import LiveSession, live_settings  # noqa: E402
 
-CLIP = Path(os.environ.get("POSEKIT_SHARED_DATA", "/work/shared/data")) / "video" / "street.mp4"
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "video" / "street.mp4"
 COMMAND = "python benchmarks/bench_live.py " + " ".join(sys.argv[1:])
 
 

@@ -21,7 +21,7 @@ joint scores reaches ``min_presence``. What it prints (every figure computed her
 
 Run (weights: the app's ``pkmodel.mlmodelc`` in $POSEKIT_WEIGHTS_DIR; never commit it):
 
-    POSEKIT_WEIGHTS_DIR=/work/weights/posekit python3 benchmarks/posekit_defaults.py [--data /work/shared/data]
+    POSEKIT_WEIGHTS_DIR=<folder with pkmodel.mlmodelc> python3 benchmarks/posekit_defaults.py [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout's posekit
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1]),
+    str(Path(__file__).resolve().parents[1] / "tests"),
+]  # this checkout
+
+from generators.person_free import person_free_images, read_frames  # noqa: E402
 
 CORRECT = 0.1  # a joint is right when within this fraction of the annotated box diagonal
 TOPK = 8
@@ -45,31 +50,9 @@ LOCALIZED = 6  # a person input is localized when at least this many joints are 
 SWEEP = (0.128, 0.15, 0.16, 0.165, 0.17, 0.175, 0.18, 0.19, 0.2, 0.21, 0.22)
 # H36M joint order (mmpose h36m) -> COCO-17 index, for the 12 body joints both skeletons have.
 H36M_TO_COCO = {11: 5, 14: 6, 12: 7, 15: 8, 13: 9, 16: 10, 4: 11, 1: 12, 5: 13, 2: 14, 6: 15, 3: 16}
-# Person-free regions [x1, y1, x2, y2], checked by eye on every frame used (COCO ones: benchmarks on the
-# ``scores`` branch; the annotated boxes and the unannotated people avoided).
-COCO_EMPTY = {
-    "000000000785.jpg": [[0, 140, 270, 410], [500, 0, 640, 140]],
-    "000000040083.jpg": [[400, 30, 500, 130], [150, 0, 250, 100]],
-    "000000196141.jpg": [[0, 200, 229, 429], [70, 0, 230, 160], [470, 0, 560, 90]],
-    "000000197388.jpg": [[92, 0, 188, 96], [188, 0, 284, 96], [370, 0, 540, 170]],
-}
-VIDEO_EMPTY = {
-    "street.mp4": [[0, 360, 760, 540], [40, 340, 240, 540], [440, 370, 610, 540], [560, 0, 760, 160], [0, 0, 150, 150]],
-    "posetrack_000001.mp4": [[880, 500, 1280, 720], [0, 560, 340, 720], [0, 140, 330, 280], [500, 0, 1000, 160]],
-}
-SIZES = ((640, 480), (1280, 720))
 
-
-def read_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""The shared data beside a clone (``../shared/data``): coco/, video/, h36m/."""
 
 
 def load_coco(folder: Path) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -101,23 +84,6 @@ def load_h36m(folder: Path) -> list[tuple[str, np.ndarray, dict]]:
     return out
 
 
-def synthetic(w: int, h: int, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    ramp_x = np.tile(np.linspace(0, 255, w, dtype=np.float32), (h, 1))
-    ramp_y = np.tile(np.linspace(0, 255, h, dtype=np.float32)[:, None], (1, w))
-    return {
-        "grey": np.full((h, w, 3), 128, np.uint8),
-        "black": np.zeros((h, w, 3), np.uint8),
-        "white": np.full((h, w, 3), 255, np.uint8),
-        "noise": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        "noise_grey": np.repeat(rng.integers(0, 256, (h, w, 1), dtype=np.uint8), 3, axis=2),
-        "noise_blur": cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 8),
-        "gradient_h": np.repeat(ramp_x[..., None], 3, 2).astype(np.uint8),
-        "gradient_v": np.repeat(ramp_y[..., None], 3, 2).astype(np.uint8),
-        "gradient_rgb": np.dstack([ramp_x, 255 - ramp_y, np.full((h, w), 90)]).astype(np.uint8),
-    }
-
-
 def person_inputs(
     images: dict, people: list[dict], h36m: list
 ) -> list[tuple[str, np.ndarray, list[dict], dict | None]]:
@@ -142,23 +108,6 @@ def person_inputs(
         moved = {**p, "xy": p["xy"] - [c[0], c[1]], "box": [x1 - c[0], y1 - c[1], x2 - c[0], y2 - c[1]]}
         inputs.append((f"coco id {p['id']} photo", sub, [moved], moved))
     return inputs
-
-
-def empty_inputs(images: dict, data: Path) -> list[tuple[str, np.ndarray]]:
-    """Images without a person: synthetic ones, and person-free regions at their own size and resized."""
-    empties = []
-    for w, h in SIZES:
-        empties += [(f"synthetic {n} {w}x{h}", im) for n, im in synthetic(w, h).items()]
-    regions = [(f"coco {n[:12]} {sq}", images[n], sq) for n, sqs in COCO_EMPTY.items() for sq in sqs]
-    for vid, sqs in VIDEO_EMPTY.items():
-        frames = read_frames(data / "video" / vid)
-        for fi in (0, len(frames) - 1):
-            regions += [(f"{Path(vid).stem.split('_')[0]} f{fi} {sq}", frames[fi], sq) for sq in sqs]
-    for label, img, (x1, y1, x2, y2) in regions:
-        sub = np.ascontiguousarray(img[y1:y2, x1:x2])
-        empties.append((f"{label} {x2 - x1}x{y2 - y1}", sub))
-        empties += [(f"{label} ->{w}x{h}", cv2.resize(sub, (w, h), interpolation=cv2.INTER_LINEAR)) for w, h in SIZES]
-    return empties
 
 
 class Runner:
@@ -207,7 +156,12 @@ def fmt(t) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="folder with coco/ video/ h36m/")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "data",
+        help="folder with coco/ video/ h36m/",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timing rounds over the posetrack frames")
     args = parser.parse_args()
     if not os.environ.get("POSEKIT_WEIGHTS_DIR"):
@@ -308,7 +262,7 @@ def main() -> int:
     # ---------------------------------------------------------------- 2. images without a person
     print("\n== 2. Images without a person: the default path's false persons, and presence rules ==")
     negatives: list[tuple[str, dict]] = []
-    empties = empty_inputs(images, args.data)
+    empties = person_free_images(args.data)
     false_persons = []
     for label, img in empties:
         res = run(img)

@@ -20,7 +20,7 @@ It uses only ``from posekit import PoseKit`` plus numpy / cv2 / json, so it surv
 
 Run (weights: the app's ``pkmodel.mlmodelc`` folder inside $POSEKIT_WEIGHTS_DIR; never commit it):
 
-    POSEKIT_WEIGHTS_DIR=/work/weights/posekit python3 benchmarks/posekit_scores.py [--data /work/shared/data]
+    POSEKIT_WEIGHTS_DIR=<folder with pkmodel.mlmodelc> python3 benchmarks/posekit_scores.py [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ STREET_EMPTY = [
     [160, 0, 320, 160],
 ]
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""The shared data beside a clone (``../shared/data``): coco/, video/, h36m/."""
+
 
 def pct(values, ps=PERCENTILES) -> str:
     v = np.asarray(values, dtype=float)
@@ -134,7 +137,12 @@ def presence_features(scores17: np.ndarray, threshold: float) -> dict[str, float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="folder with coco/ video/ h36m/")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "data",
+        help="folder with coco/ video/ h36m/",
+    )
     parser.add_argument("--timing-runs", type=int, default=30)
     args = parser.parse_args()
     if not os.environ.get("POSEKIT_WEIGHTS_DIR"):

@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from posekit.batch.inputs import WorkItem, is_url
+from posekit.io.atomic import atomic_path, atomic_write
 
 STATE_DIR = ".posekit-batch"
 KEYPOINTS_DIR = "keypoints"
@@ -64,15 +64,8 @@ def source_stat(source: str) -> tuple[int, float]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as f:
+        json.dump(data, f, indent=1, allow_nan=False)
 
 
 @dataclass
@@ -174,9 +167,8 @@ def reconcile(state: State, plan: Plan) -> None:
         elif rel in drop:
             table = pq.read_table(path)
             mask = pc.invert(pc.is_in(table["input"], value_set=_string_array(drop[rel])))
-            tmp = path.with_name(path.name + ".tmp")
-            pq.write_table(table.filter(mask), tmp, compression="zstd")
-            os.replace(tmp, path)
+            with atomic_path(path, ".parquet") as tmp:
+                pq.write_table(table.filter(mask), tmp, compression="zstd")
     for item_id in plan.stale:
         state.remove(item_id)
 

@@ -11,7 +11,6 @@ closed; ``posekit.batch.state.reconcile`` keeps reruns free of duplicates.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from posekit.io.atomic import atomic_path, publish
 
 KEYPOINT_SCHEMA = pa.schema([
     ("input", pa.string()),
@@ -105,9 +106,8 @@ def from_ipc(data: bytes) -> pa.Table:
 def write_errors(path: Path, rows: list[dict[str, str]]) -> Path:
     """``OUT/errors.parquet``: one row per input that failed in this run (written even when empty)."""
     table = pa.Table.from_pylist(rows, schema=ERROR_SCHEMA)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".parquet") as tmp:
+        pq.write_table(table, tmp)
     return path
 
 
@@ -158,6 +158,6 @@ class KeypointWriter:
     def _close(self, kind: str) -> None:
         part = self._open.pop(kind)
         part["writer"].close()
-        os.replace(part["tmp"], part["final"])
+        publish(part["tmp"], part["final"])
         self.rows_written += part["rows"]
         self.on_commit(part["records"])

@@ -31,7 +31,16 @@ from posekit.processing.people import select_people, select_poses
 from posekit.processing.tracking import boxes_from_keypoints
 
 PEOPLE_PER_STEP = 4
-"""People estimated between two progress reports in one image (a crowd takes a while on a CPU)."""
+"""People estimated between two progress reports in one image on a CPU, where a crowd takes a while and a
+crop costs about the same alone as in a batch. On a GPU the step is the model's own batch (a crop is cheap
+there, and splitting its batch would cost more than the report is worth)."""
+
+
+def _people_per_step(model: PoseEstimator) -> int:
+    device = getattr(model, "device", None)
+    if getattr(device, "type", "cpu") == "cpu":
+        return PEOPLE_PER_STEP
+    return max(PEOPLE_PER_STEP, getattr(model, "pose_batch_size", None) or getattr(model, "batch_size", 0))
 
 
 class Framing:
@@ -70,12 +79,13 @@ class Framing:
     ) -> list[Poses]:
         """Poses of each image: in the given boxes (with their scores), or framed by the model when None.
 
-        With ``progress``, one image's people are estimated :data:`PEOPLE_PER_STEP` at a time, and
-        ``progress(done, total)`` is told after each step (the same poses, in the same order).
+        With ``progress``, one image's people are estimated a step at a time (:data:`PEOPLE_PER_STEP` on a CPU),
+        and ``progress(done, total)`` is told after each step (the same poses, in the same order).
         """
         boxes = [p[0] if isinstance(p, tuple) else p for p in people]
-        if progress is not None and len(images) == 1 and boxes[0] is not None and len(boxes[0]) > PEOPLE_PER_STEP:
-            results = [self._in_steps(images[0], boxes[0], progress)]
+        step = _people_per_step(self.model)
+        if progress is not None and len(images) == 1 and boxes[0] is not None and len(boxes[0]) > step:
+            results = [self._in_steps(images[0], boxes[0], step, progress)]
         else:
             results = self.model.predict_batch(images, boxes) if images else []
         if self.refine:
@@ -91,11 +101,11 @@ class Framing:
             out.append(poses)
         return out
 
-    def _in_steps(self, image: np.ndarray, boxes: np.ndarray, progress: Callable[[int, int], None]) -> Poses:
+    def _in_steps(self, image: np.ndarray, boxes: np.ndarray, step: int, progress: Callable[[int, int], None]) -> Poses:
         parts = []
-        for start in range(0, len(boxes), PEOPLE_PER_STEP):
-            parts += self.model.predict_batch([image], [boxes[start : start + PEOPLE_PER_STEP]])
-            progress(min(start + PEOPLE_PER_STEP, len(boxes)), len(boxes))
+        for start in range(0, len(boxes), step):
+            parts += self.model.predict_batch([image], [boxes[start : start + step]])
+            progress(min(start + step, len(boxes)), len(boxes))
         return concatenate(parts)
 
     def _refined(self, images: list[np.ndarray], boxes: list[np.ndarray | None], results: list[Poses]) -> list[Poses]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from generators.person_free import person_free_images
 
 from posekit.pipelines.image import estimate_image
 from posekit.pipelines.settings import Settings
@@ -36,18 +37,6 @@ MIN_DRAWN = 12
 # detector's framing), the model draws 12, 10 and 12 of their annotated joints.
 SHORT = {198196: 11, 230195: 9}
 NOT_FOUND = {1717641}
-# Person-free regions [x1, y1, x2, y2] of the test images and video frames, checked by eye.
-COCO_EMPTY = {
-    "000000000785.jpg": [[0, 140, 270, 410], [500, 0, 640, 140]],
-    "000000040083.jpg": [[400, 30, 500, 130], [150, 0, 250, 100]],
-    "000000196141.jpg": [[0, 200, 229, 429], [70, 0, 230, 160], [470, 0, 560, 90]],
-    "000000197388.jpg": [[92, 0, 188, 96], [188, 0, 284, 96], [370, 0, 540, 170]],
-}
-VIDEO_EMPTY = {
-    "street.mp4": [[0, 360, 760, 540], [40, 340, 240, 540], [440, 370, 610, 540], [560, 0, 760, 160], [0, 0, 150, 150]],
-    "posetrack_000001.mp4": [[880, 500, 1280, 720], [0, 560, 340, 720], [0, 140, 330, 280], [500, 0, 1000, 160]],
-}
-SIZES = ((640, 480), (1280, 720))
 
 
 @pytest.fixture(scope="module")
@@ -130,37 +119,8 @@ def test_the_default_path_finds_the_person_of_the_whole_coco_images(model, setti
         assert best[0] >= min_drawn and best[1] >= min_right, (name, best)
 
 
-def empty_images() -> list[tuple[str, np.ndarray]]:
-    rng = np.random.default_rng(0)
-    out = []
-    for w, h in SIZES:
-        ramp_x = np.tile(np.linspace(0, 255, w, dtype=np.float32), (h, 1))
-        ramp_y = np.tile(np.linspace(0, 255, h, dtype=np.float32)[:, None], (1, w))
-        out += [
-            (f"grey {w}x{h}", np.full((h, w, 3), 128, np.uint8)),
-            (f"black {w}x{h}", np.zeros((h, w, 3), np.uint8)),
-            (f"white {w}x{h}", np.full((h, w, 3), 255, np.uint8)),
-            (f"noise {w}x{h}", rng.integers(0, 256, (h, w, 3), dtype=np.uint8)),
-            (f"blurred noise {w}x{h}", cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 8)),
-            (f"gradient {w}x{h}", np.dstack([ramp_x, 255 - ramp_y, np.full((h, w), 90)]).astype(np.uint8)),
-        ]
-    regions = [(n, cv2.imread(str(DATA / "coco" / n)), sq) for n, sqs in COCO_EMPTY.items() for sq in sqs]
-    for vid, sqs in VIDEO_EMPTY.items():
-        cap = cv2.VideoCapture(str(DATA / "video" / vid))
-        frames = []
-        while (frame := cap.read())[0]:
-            frames.append(frame[1])
-        cap.release()
-        regions += [(f"{vid} f{i}", frames[i], sq) for i in (0, len(frames) - 1) for sq in sqs]
-    for label, img, (x1, y1, x2, y2) in regions:
-        sub = np.ascontiguousarray(img[y1:y2, x1:x2])
-        out.append((f"{label} {[x1, y1, x2, y2]}", sub))
-        out += [(f"{label} {[x1, y1, x2, y2]} -> {w}x{h}", cv2.resize(sub, (w, h))) for w, h in SIZES]
-    return out
-
-
 def test_an_image_with_no_person_reports_no_person(model, settings):
     # Measured on these 96 inputs (the benchmark adds 6 synthetic ones): refined top-8 means up to 0.160, under
     # min_presence (0.168).
-    found = [label for label, img in empty_images() if len(estimate_image(img, model, None, settings))]
+    found = [label for label, img in person_free_images(DATA) if len(estimate_image(img, model, None, settings))]
     assert found == []

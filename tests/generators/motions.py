@@ -171,3 +171,10 @@ def take_sequence(folder: Path, num_frames: int = 45) -> PoseSequence:
     """A synthetic PoseKit take (COCO17+2, phone 3D, left ear never trusted) written as the app's ZIP and
     read back with :func:`posekit.io.takes.load_take`."""
     return load_take(write_zip(folder / "PoseTake_2025-01-01T120000Z.zip", make_take(num_frames)))
+
+
+def motion_sequence(kind: str, folder: Path) -> PoseSequence:
+    """The sequences the exporters are tested on: ``"take"`` (written to ``folder`` and read back),
+    ``"capture"`` or ``"walking"``."""
+    makers = {"take": lambda: take_sequence(folder), "capture": capture_sequence, "walking": walking_sequence}
+    return makers[kind]()

@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from anim_readers import glb_positions, parse_glb, reference_positions, rms_cm
-from generators.motions import capture_sequence, take_sequence, walking_sequence
+from generators.motions import motion_sequence, walking_sequence
 
 from posekit.io.animation import export_animation, motion_from_sequence
-from posekit.sequence import PoseSequence
-
-
-def _sequence(kind: str, tmp_path: Path) -> PoseSequence:
-    return {"take": lambda: take_sequence(tmp_path), "capture": capture_sequence, "walking": walking_sequence}[kind]()
 
 
 @pytest.mark.parametrize(
@@ -23,7 +18,7 @@ def _sequence(kind: str, tmp_path: Path) -> PoseSequence:
     [("take", False), ("capture", False), ("capture", True), ("walking", False), ("walking", True)],
 )
 def test_round_trip_within_1cm(kind: str, fingers: bool, tmp_path: Path) -> None:
-    seq = _sequence(kind, tmp_path)
+    seq = motion_sequence(kind, tmp_path)
     glb = parse_glb(export_animation(seq, tmp_path / "out.glb", fingers=fingers).read_bytes())
     times, names, got = glb_positions(glb)
     rig = motion_from_sequence(seq, fingers=fingers).rig

@@ -17,7 +17,6 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from generators.hostile import png_bomb  # noqa: E402
 from generators.videos import walking_video  # noqa: E402
-from generators.weights import write_weights  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
@@ -31,16 +30,6 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TAKE = ASSETS / "rgbd" / "PoseTake_2025-01-01T120000Z.zip"
 IMAGE = ASSETS / "images" / "coco_000000000785.jpg"
 BUDGET_LIMITS = replace(APP_LIMITS, max_work_s=5.0)
-OFFLINE = {"HF_HUB_OFFLINE": "1", "POSEKIT_OFFLINE": "1"}
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = write_weights(tmp_path_factory.mktemp("weights"), rtmw3d=("l",), posekit=True)
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {**OFFLINE, "POSEKIT_WEIGHTS_DIR": str(folder)}.items():
-            mp.setenv(key, value)
-        yield folder
 
 
 def _serve(tmp: Path, limits=BUDGET_LIMITS, **kwargs):

@@ -13,36 +13,24 @@ Needs the system's Chromium (``apt-get install chromium``, never a downloaded br
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from browser_setup import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
 from generators.videos import walking_video
 from generators.weights import write_weights
 
 from posekit.ui import create_demo
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "assets" / "images" / "coco_000000000785.jpg"
 TAKE = ROOT / "assets" / "rgbd" / "PoseTake_2025-01-01T120000Z.zip"
 OUTPUT = ROOT / "test-output"
 WIDTHS = (1280, 390)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK), reason="Debian chromium is not installed (apt-get install -y chromium)"
-    ),  # fmt: skip
-]
+sync_api = playwright_sync_api()
+pytestmark = BROWSER_MARKS
 
 # Every text the progress bars show, sampled every 50 ms from the page itself (polling from Python would miss
 # the short steps).

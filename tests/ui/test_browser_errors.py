@@ -11,27 +11,16 @@ Needs the system's Chromium and the ``playwright`` package (its driver only), as
 
 from __future__ import annotations
 
-import os
-import shutil
 import zipfile
 
 import pytest
+from browser_setup import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
 from generators.weights import write_weights
 
 from posekit.ui import create_demo
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK), reason="Debian chromium is not installed (apt-get install -y chromium)"
-    ),  # fmt: skip
-]
+sync_api = playwright_sync_api()
+pytestmark = BROWSER_MARKS
 
 
 def test_error_toast_shows_the_text_literally(tmp_path):

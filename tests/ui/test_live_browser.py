@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_setup import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
 from generators.camera import PROBE_ARGS, PROBE_JS, fake_camera_y4m
 from generators.fake_models import FakeDetector, FakePoseModel
 from generators.weights import write_weights
@@ -33,10 +33,9 @@ from posekit.sequence import PoseSequence
 from posekit.ui import create_demo
 from posekit.ui.models import ModelRegistry
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-CLIP = Path(os.environ.get("POSEKIT_SHARED_DATA", "/work/shared/data")) / "video" / "street.mp4"
+CLIP = ROOT / "tests" / "data" / "video" / "street.mp4"  # in the repository: the test never skips for want of it
 
 IDLE_MIN_FPS = 10.0
 """Frames per second the page must show with PoseKit on CPU when the machine is ours: a stream needs ~25 ms of
@@ -54,15 +53,9 @@ def min_fps(load: float) -> float:
     return IDLE_MIN_FPS if load < (os.cpu_count() or 1) else BUSY_MIN_FPS
 
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+sync_api = playwright_sync_api()
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK), reason="Debian chromium is not installed (apt-get install -y chromium)"
-    ),  # fmt: skip
-    pytest.mark.skipif(not CLIP.is_file(), reason=f"the shared clip {CLIP} is not here"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +71,8 @@ def load_before() -> float:
 
 @pytest.fixture(scope="module")
 def browser(camera, load_before):
-    args = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-        "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}",
-    ]  # fmt: skip
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}"]  # fmt: skip
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
         yield browser
