@@ -334,7 +334,12 @@ def _export(result: JobResult, folder: Path, stem: str, formats: tuple[str, ...]
     from posekit.sequence import PoseSequence
 
     seq = result.result
-    if not formats or not isinstance(seq, PoseSequence) or seq.num_people == 0 or seq.keypoints_3d is None:
+    if not formats or not isinstance(seq, PoseSequence):
+        return []
+    if seq.num_people == 0 or seq.keypoints_3d is None:
+        why = "nobody was found" if seq.num_people == 0 else f"the {seq.skeleton.name} result is 2D only"
+        print(f"posekit: warning: {result.name}: no animation file: {why} (RTMW3D, takes and RGB-D captures give 3D)",
+              file=sys.stderr)  # fmt: skip
         return []
     from posekit.io.animation import export_animations
 

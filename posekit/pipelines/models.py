@@ -116,7 +116,7 @@ class Models:
             raise
         except Exception as exc:  # missing or corrupt weights, an unreachable hub, a missing module...
             self.errors[name] = first_line(exc)
-            log.warning("model %s could not be loaded: %s", name, self.errors[name])
+            log.info("model %s could not be loaded: %s", name, self.errors[name])  # the caller reports it
             raise ModelUnavailableError(
                 f"The {LABELS.get(name, name)} model is unavailable: {self.errors[name].rstrip('.')}. Put its weights "
                 "in a folder named by POSEKIT_WEIGHTS_DIR (see the README's Weights section), or choose another model."
